@@ -1,0 +1,1 @@
+"""Workstation side: data, the paper's network, training, evaluation and reports."""
