@@ -1,0 +1,179 @@
+"""Run a TFLite digit model (int8 or float) on a batch of preprocessed digits.
+
+The interpreter comes from ai-edge-litert, else tflite-runtime, else (a workstation fallback)
+``tensorflow.lite``; the import is guarded so the Pi never needs TensorFlow. ``TFLiteModel`` builds
+the interpreter once, checks that the model fits the pipeline (input (N, 28, 28, 1), output
+(N, 10), a known preprocessing version from its sidecar, see device/modelinfo.py) and quantizes
+and dequantizes with the model's own scale and zero point.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from device.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
+from device.preprocess import IMAGE_SIZE, SUPPORTED_PREPROCESS_VERSIONS
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "digits_int8.tflite"
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)  # one digit, without the batch axis
+NUM_CLASSES = 10
+
+_log = logging.getLogger(__name__)
+_warned_no_sidecar: set[Path] = set()
+
+
+class ModelError(Exception):
+    """A model that cannot be used here; the message is one line for the user."""
+
+
+def load_interpreter_class() -> tuple[type, str]:
+    """The best TFLite interpreter installed: (Interpreter class, runtime name)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai-edge-litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite-runtime"
+    except ImportError:
+        pass
+    try:
+        # Last resort on a workstation: TensorFlow is heavy and never needed on the Pi.
+        import tensorflow as tf
+
+        return tf.lite.Interpreter, "tensorflow.lite"
+    except ImportError:
+        raise ModelError("no TFLite runtime installed: pip install ai-edge-litert "
+                         "(or tflite-runtime on 32-bit Raspberry Pi OS)") from None
+
+
+def _quantization(detail: dict) -> Quantization:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return Quantization(dtype=np.dtype(detail["dtype"]).name, scale=float(scale), zero_point=int(zero_point))
+
+
+class TFLiteModel:
+    """A digit classifier: (N, 28, 28, 1) float32 in [0, 1] -> (N, 10) float32 probabilities."""
+
+    def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
+        self.path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+        if not self.path.is_file():
+            raise ModelError(f"model file not found: {self.path}")
+        self.metadata = self._read_metadata()
+        interpreter_class, self.runtime_name = load_interpreter_class()
+        try:
+            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{self.path} is not a usable TFLite model: {first_line}") from None
+        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{self.path}: expected one input and one output, "
+                             f"got {len(inputs)} and {len(outputs)}")
+        self._input, self._output = inputs[0], outputs[0]
+        self._check_shapes()
+        self.input_dtype = np.dtype(self._input["dtype"])
+        self.input_quantization = _quantization(self._input)
+        self.output_quantization = _quantization(self._output)
+        self._check_metadata_matches()
+        self._batch_size = int(self._input["shape"][0])
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class labels, index -> text ("0" ... "9" when the model has no sidecar)."""
+        return self.metadata.labels if self.metadata else tuple(str(d) for d in range(NUM_CLASSES))
+
+    @property
+    def is_int8(self) -> bool:
+        """True for a quantized model (int8 or uint8 input)."""
+        return self.input_dtype.kind in "iu"
+
+    def _read_metadata(self) -> ModelInfo | None:
+        try:
+            info = read_model_info(self.path)
+        except ModelInfoError as exc:
+            raise ModelError(str(exc)) from None
+        if info is None:
+            if self.path not in _warned_no_sidecar:
+                _warned_no_sidecar.add(self.path)
+                _log.warning("%s has no metadata sidecar %s: assuming the current preprocessing",
+                             self.path, sidecar_path(self.path).name)
+            return None
+        if info.preprocess_version not in SUPPORTED_PREPROCESS_VERSIONS:
+            known = ", ".join(sorted(SUPPORTED_PREPROCESS_VERSIONS))
+            raise ModelError(f"{self.path} was trained for preprocessing {info.preprocess_version!r}, "
+                             f"this device code knows only {known}: update the device software or the model")
+        if len(info.labels) != NUM_CLASSES:
+            raise ModelError(f"{self.path}: metadata lists {len(info.labels)} labels, expected {NUM_CLASSES}")
+        return info
+
+    def _check_shapes(self) -> None:
+        in_shape = tuple(int(v) for v in self._input["shape"])
+        out_shape = tuple(int(v) for v in self._output["shape"])
+        if len(in_shape) != 4 or in_shape[1:] != INPUT_SHAPE:
+            raise ModelError(f"{self.path}: input shape {list(in_shape)} does not take 28x28 grayscale "
+                             f"digits (expected [N, 28, 28, 1])")
+        if len(out_shape) != 2 or out_shape[1] != NUM_CLASSES:
+            raise ModelError(f"{self.path}: output shape {list(out_shape)} is not 10 digit classes "
+                             f"(expected [N, 10])")
+        if self.metadata and tuple(self.metadata.input_shape) != INPUT_SHAPE:
+            raise ModelError(f"{self.path}: metadata input shape {list(self.metadata.input_shape)} "
+                             f"is not {list(INPUT_SHAPE)}")
+
+    def _check_metadata_matches(self) -> None:
+        """A sidecar whose quantization differs from the model's belongs to another model."""
+        info = self.metadata
+        if info is None:
+            return
+        for name, recorded, actual in (("input", info.input_quantization, self.input_quantization),
+                                       ("output", info.output_quantization, self.output_quantization)):
+            if recorded is None:
+                continue
+            same = (recorded.dtype == actual.dtype and recorded.zero_point == actual.zero_point
+                    and np.isclose(recorded.scale, actual.scale, rtol=1e-6, atol=0.0))
+            if not same:
+                raise ModelError(f"{sidecar_path(self.path)} describes another model ({name} quantization "
+                                 f"{recorded} != {actual}): re-run convert or remove the stale sidecar")
+
+    def _quantize(self, batch: np.ndarray) -> np.ndarray:
+        if not self.is_int8:
+            return batch.astype(self.input_dtype, copy=False)
+        q = self.input_quantization
+        info = np.iinfo(self.input_dtype)
+        scaled = np.round(batch / np.float32(q.scale)) + q.zero_point
+        return np.clip(scaled, info.min, info.max).astype(self.input_dtype)
+
+    def _dequantize(self, raw: np.ndarray) -> np.ndarray:
+        q = self.output_quantization
+        if np.dtype(raw.dtype).kind not in "iu" or q.scale == 0.0:
+            return raw.astype(np.float32, copy=False)
+        return ((raw.astype(np.float32) - np.float32(q.zero_point)) * np.float32(q.scale)).astype(np.float32)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 28, 28, 1) float32 in [0, 1] -> (N, 10) float32 probabilities, in one invoke."""
+        x = np.asarray(batch, dtype=np.float32)
+        if x.ndim != 4 or x.shape[1:] != INPUT_SHAPE:
+            raise ValueError(f"expected a batch shaped (N, 28, 28, 1), got {x.shape}")
+        n = x.shape[0]
+        if n == 0:
+            return np.zeros((0, NUM_CLASSES), np.float32)
+        if n != self._batch_size:
+            # Re-allocation is costly: only when the batch size changes.
+            self._interpreter.resize_tensor_input(self._input["index"], [n, *INPUT_SHAPE], strict=False)
+            self._interpreter.allocate_tensors()
+            self._batch_size = n
+        self._interpreter.set_tensor(self._input["index"], self._quantize(x))
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._output["index"])
+        return self._dequantize(raw)
+
+    def __repr__(self) -> str:
+        return (f"TFLiteModel({str(self.path)!r}, runtime={self.runtime_name!r}, "
+                f"input={self.input_dtype.name})")
