@@ -23,6 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from device.readings import reading_text
+
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"  # only this machine, unless the user names a host
@@ -81,14 +83,6 @@ def reading_record(detections: Sequence[Any], stable_reading: Any, frame_index: 
             for d in detections
         ],
     }
-
-
-def reading_text(stable_reading: Any) -> str | None:
-    """The stable reading as a string, or None: accepts None, a str, or an object with ``.text``."""
-    if stable_reading is None:
-        return None
-    text = getattr(stable_reading, "text", stable_reading)
-    return None if text is None else str(text)
 
 
 class _Latest:

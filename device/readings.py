@@ -1,0 +1,149 @@
+"""Stable readings as data: ``--output jsonl[:FILE]``, one JSON object per line, for meters and forms.
+
+Each new stable reading becomes one line::
+
+    {"time": "2025-05-20T14:03:07.412+02:00", "reading": "407", "confidence": [0.998, 0.97, 0.991],
+     "boxes": [[112, 80, 40, 66], [160, 78, 38, 70], [205, 81, 41, 64]]}
+
+``confidence`` and ``boxes`` (x, y, w, h in frame pixels) follow the digits left to right. A file is
+opened with O_APPEND and every line goes out in a single write, so lines from this process are never
+interleaved or half-written, and a file that other loggers append to stays line-aligned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+OUTPUT_FORMATS = ("jsonl",)
+STDOUT = "-"
+
+
+class ReadingsError(Exception):
+    """One-line, user-facing problem (bad --output value, file not writable)."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What ``--output`` asked for: a format, and a file path or None for standard output."""
+
+    format: str
+    path: Path | None
+
+
+def parse_output_spec(text: str) -> OutputSpec:
+    """``jsonl``, ``jsonl:-`` (standard output) or ``jsonl:FILE`` -> OutputSpec; ValueError otherwise."""
+    fmt, sep, target = text.partition(":")
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"--output {text!r}: expected jsonl or jsonl:FILE")
+    if sep and not target:
+        raise ValueError(f"--output {text!r}: missing file name after 'jsonl:'")
+    return OutputSpec(fmt, None if not sep or target == STDOUT else Path(target))
+
+
+def reading_text(stable_reading: Any) -> str | None:
+    """The stable reading as a string, or None: accepts None, a str, or an object with ``.text``."""
+    if stable_reading is None:
+        return None
+    text = getattr(stable_reading, "text", stable_reading)
+    return None if text is None else str(text)
+
+
+def reading_record(
+    reading: str, detections: Sequence[Any], when: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The JSON object for one stable reading.
+
+    ``detections`` (objects with ``box``, ``digit``, ``confidence``) give the per-digit confidence
+    and boxes only when they spell the reading; otherwise those lists are empty rather than wrong.
+    """
+    when = when or dt.datetime.now(dt.UTC)
+    spelled = "".join(str(int(d.digit)) for d in detections)
+    matching = detections if spelled == reading else []
+    return {
+        "time": when.astimezone().isoformat(timespec="milliseconds"),
+        "reading": reading,
+        "confidence": [round(float(d.confidence), 4) for d in matching],
+        "boxes": [[int(v) for v in d.box] for d in matching],
+    }
+
+
+class JsonlReadings:
+    """Sink that writes each new stable reading as one JSON line to a file (appended) or stdout.
+
+    Use as ``sink(annotated_frame, detections, stable_reading)`` every frame: it writes when the
+    stable reading changes to a new non-empty value (a reading that disappears and comes back is
+    written again). ``write`` logs one reading directly.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, fsync: bool = False, stream: TextIO | None = None):
+        self.path = None if path in (None, STDOUT) else Path(path)  # type: ignore[arg-type]
+        self.fsync = fsync
+        self._stream = stream
+        self._fd: int | None = None
+        self._last: str | None = None
+        self.lines_written = 0
+        if self.path is not None:
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as err:
+                raise ReadingsError(f"cannot append readings to {self.path}: {err.strerror}") from None
+
+    @classmethod
+    def from_spec(cls, spec: OutputSpec | str, **kwargs: Any) -> JsonlReadings:
+        """A sink for a parsed or raw ``--output`` value."""
+        spec = parse_output_spec(spec) if isinstance(spec, str) else spec
+        return cls(spec.path, **kwargs)
+
+    def write(self, reading: str, detections: Sequence[Any] = (), when: dt.datetime | None = None) -> dict:
+        """Append one reading now; returns the record written."""
+        record = reading_record(reading, detections, when)
+        line = json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
+        if self._fd is not None:
+            self._write_fd(line.encode("utf-8"))
+        else:
+            stream = self._stream or sys.stdout
+            stream.write(line)
+            stream.flush()
+        self.lines_written += 1
+        return record
+
+    def _write_fd(self, data: bytes) -> None:
+        # One write call: with O_APPEND the kernel places it at the end in one piece. The loop only
+        # matters if a disk fills mid-line; the rest is then retried rather than silently dropped.
+        assert self._fd is not None
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as err:
+            raise ReadingsError(f"cannot append readings to {self.path}: {err.strerror}") from None
+
+    def __call__(self, annotated_frame: Any, detections: Sequence[Any], stable_reading: Any) -> None:
+        text = reading_text(stable_reading)
+        if text == self._last:
+            return
+        self._last = text
+        if text:
+            detections = getattr(stable_reading, "detections", None) or detections
+            self.write(text, detections)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> JsonlReadings:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
