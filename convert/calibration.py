@@ -1,0 +1,45 @@
+"""Calibration images for int8 conversion, preprocessed by the device's own code.
+
+The int8 activation ranges are measured on these, so they must look exactly like what the device
+feeds the network: MNIST training images through ``device.preprocess.prepare_mnist``, or another
+digit set (photographed crops) normalised like camera crops and then preprocessed the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from device.preprocess import prepare_mnist
+
+DEFAULT_CALIBRATION_SIZE = 500
+
+
+def seeded_sample(images: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` images drawn without replacement (all of them when there are fewer), reproducibly."""
+    if size <= 0:
+        raise ValueError(f"calibration size must be positive, got {size}")
+    rng = np.random.default_rng(seed)
+    count = min(size, len(images))
+    picked = np.sort(rng.choice(len(images), size=count, replace=False))
+    return images[picked]
+
+
+def mnist_calibration(train_images: np.ndarray, size: int = DEFAULT_CALIBRATION_SIZE,
+                      seed: int = 0) -> np.ndarray:
+    """Seeded sample of MNIST-style training images -> (size, 28, 28, 1) float32 network input."""
+    return prepare_mnist(seeded_sample(np.asarray(train_images), size, seed))
+
+
+def digit_set_calibration(path: str | Path, size: int = DEFAULT_CALIBRATION_SIZE,
+                          seed: int = 0) -> np.ndarray:
+    """Seeded sample of a digit set (``.npz`` or a folder ``0/`` .. ``9/``) -> network input.
+
+    ``train.data.load_extra`` normalises every crop with ``device.preprocess.normalize_digits``
+    (the camera path's stage 1); ``prepare_mnist`` adds stage 2, together ``prepare_crops``.
+    """
+    from train.data import load_extra
+
+    digits = load_extra(path)
+    return prepare_mnist(seeded_sample(digits.x, size, seed))

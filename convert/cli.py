@@ -1,0 +1,93 @@
+"""``convert``: a Keras model -> a validated TFLite model (full-integer int8 by default) + metadata.
+
+Exit codes: 0 written; 1 the converted model lost more accuracy than --max-drop allows; 2 bad
+input (missing, corrupt or non-Keras model, wrong shape, bad data or flags) or a failed conversion.
+Nothing is written unless every check passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_ACCURACY = 1
+EXIT_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convert",
+        description="Convert a trained Keras digit model (.keras) to TFLite for the Raspberry Pi. The result "
+                    "is evaluated on the MNIST test set through device/'s own runtime and written (with a "
+                    "metadata sidecar OUT.json) only when it is as accurate as the Keras model.",
+        epilog="Exit codes: 0 written; 1 accuracy drop over --max-drop; 2 bad input or failed conversion. "
+               "Example: convert --int8 runs/paper/model.keras -o device/models/digits_int8.tflite",
+    )
+    parser.add_argument("model", type=Path, metavar="MODEL.keras", help="trained Keras 3 model file")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--int8", dest="kind", action="store_const", const="int8",
+                      help="full-integer int8 model: int8 weights and activations, integer ops only "
+                           "(the default)")
+    kind.add_argument("--float", dest="kind", action="store_const", const="float32",
+                      help="float32 model instead (for comparison; larger and slower on a Pi)")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT.tflite",
+                        help="output file (default: digits_int8.tflite or digits_float.tflite beside MODEL)")
+    parser.add_argument("--io", choices=("int8", "uint8"), default="int8",
+                        help="dtype of the int8 model's input and output tensors (default: int8)")
+    parser.add_argument("--calib", type=Path, metavar="PATH",
+                        help="calibrate on this digit set instead of MNIST training images: an .npz (x/y or "
+                             "Keras layout) or a folder 0/ .. 9/ of images, normalised like camera crops")
+    parser.add_argument("--calib-size", type=int, default=500, metavar="N",
+                        help="number of calibration images, drawn at random (default: 500)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (default: 0)")
+    parser.add_argument("--data", type=Path, metavar="MNIST",
+                        help="MNIST as a Keras-layout .npz or a folder of IDX files, for calibration and the "
+                             "accuracy check (default: the Keras MNIST download cache)")
+    parser.add_argument("--max-drop", type=float, default=0.2, metavar="POINTS",
+                        help="largest accuracy loss against the Keras model allowed, in percentage points "
+                             "(default: 0.2); more fails with exit code 1 and writes nothing")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="interpreter threads for the accuracy check (default: all cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def default_output(model_path: Path, kind: str) -> Path:
+    name = "digits_int8.tflite" if kind == "int8" else "digits_float.tflite"
+    return model_path.parent / name
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    kind = args.kind or "int8"
+    if args.calib_size <= 0:
+        print(f"convert: error: --calib-size must be positive, got {args.calib_size}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.threads <= 0:
+        print(f"convert: error: --threads must be positive, got {args.threads}", file=sys.stderr)
+        return EXIT_INPUT
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    # Imported here so that --help and flag errors answer at once, without loading TensorFlow.
+    from convert.pipeline import AccuracyDropError, ConvertError, ConvertOptions, convert_keras_file
+
+    options = ConvertOptions(kind=kind, io_type=args.io, calib_path=args.calib, calib_size=args.calib_size,
+                             seed=args.seed, data_path=args.data, max_drop_points=args.max_drop,
+                             num_threads=args.threads, progress=not args.quiet)
+    out_path = args.output or default_output(args.model, kind)
+    try:
+        result = convert_keras_file(args.model, out_path, options)
+    except AccuracyDropError as exc:
+        print(f"convert: error: {exc}", file=sys.stderr)
+        return EXIT_ACCURACY
+    except ConvertError as exc:
+        print(f"convert: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    sidecar = result.tflite_path.with_suffix(".json").name
+    print(f"wrote {result.tflite_path} ({result.size_bytes / 1024:.0f} KiB) and {sidecar}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The whole conversion: load, calibrate, convert, check integer ops, validate, then write.
+
+Nothing is written until the converted model has passed every check; the ``.tflite`` and its
+metadata sidecar (device/modelinfo.py) are then written atomically side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from convert.calibration import DEFAULT_CALIBRATION_SIZE, digit_set_calibration, mnist_calibration
+from convert.converter import ConvertError, IoType, Kind, convert_model, float_ops, load_keras_model
+from convert.validate import AccuracyCheck, check_accuracy
+from device.modelinfo import Accuracy, ModelInfo, write_atomic, write_model_info
+from device.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.runtime import INPUT_SHAPE, ModelError, TFLiteModel
+
+DEFAULT_MAX_DROP_POINTS = 0.2
+
+
+class AccuracyDropError(ConvertError):
+    """The converted model lost more accuracy than allowed (exit code 1, not a usage error)."""
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Everything ``convert`` can be asked for; the CLI flags map one to one."""
+
+    kind: Kind = "int8"
+    io_type: IoType = "int8"
+    calib_path: Path | None = None  # a digit set instead of MNIST training images
+    calib_size: int = DEFAULT_CALIBRATION_SIZE
+    seed: int = 0
+    data_path: Path | None = None  # MNIST; None: train.data's default (Keras download cache)
+    max_drop_points: float = DEFAULT_MAX_DROP_POINTS
+    num_threads: int = 1
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    tflite_path: Path
+    info: ModelInfo
+    check: AccuracyCheck
+    size_bytes: int
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {}
+    for package in ("tensorflow", "keras", "ai-edge-litert", "numpy", "opencv-python-headless"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def load_mnist_arrays(data_path: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train images, test images, test labels) of MNIST, uint8 28x28, via train.data."""
+    from train.data import DataError, load_mnist
+
+    try:
+        mnist = load_mnist(data_path)
+    except DataError as exc:
+        raise ConvertError(str(exc)) from None
+    return mnist.train.x, mnist.test.x, mnist.test.y
+
+
+def convert_keras_file(model_path: str | Path, out_path: str | Path,
+                       options: ConvertOptions = ConvertOptions(), log=print) -> ConvertResult:
+    """Convert ``model_path`` (.keras) to ``out_path`` (.tflite + .json sidecar) after validating it.
+
+    ConvertError (one-line message) when the input, data or conversion is unusable;
+    AccuracyDropError when the TFLite model loses more than ``options.max_drop_points``.
+    Either way nothing is written.
+    """
+    model_path, out_path = Path(model_path), Path(out_path)
+    if out_path.suffix != ".tflite":
+        raise ConvertError(f"output must end in .tflite, got {out_path}")
+    if not out_path.parent.is_dir():
+        raise ConvertError(f"output folder does not exist: {out_path.parent}")
+    if options.calib_size <= 0:
+        raise ConvertError(f"--calib-size must be positive, got {options.calib_size}")
+    model = load_keras_model(model_path)
+    train_x, test_x, test_y = load_mnist_arrays(options.data_path)
+
+    calibration = None
+    calibration_record: dict = {}
+    if options.kind == "int8":
+        if options.calib_path is not None:
+            from train.data import DataError
+
+            try:
+                calibration = digit_set_calibration(options.calib_path, options.calib_size, options.seed)
+            except DataError as exc:
+                raise ConvertError(str(exc)) from None
+            source = str(options.calib_path)
+        else:
+            calibration = mnist_calibration(train_x, options.calib_size, options.seed)
+            source = "MNIST train"
+        calibration_record = {"source": source, "size": len(calibration), "seed": options.seed}
+        log(f"calibrating on {len(calibration)} images from {source} (seed {options.seed})")
+
+    log(f"converting {model_path} to {options.kind} TFLite")
+    tflite_bytes = convert_model(model, options.kind, options.io_type, calibration, options.progress)
+    if options.kind == "int8":
+        not_integer = float_ops(tflite_bytes)
+        if not_integer:
+            raise ConvertError(f"int8 model still has float ops: {', '.join(not_integer)}")
+
+    test_images = prepare_mnist(test_x)
+    with tempfile.TemporaryDirectory(prefix="convert-check-") as tmp:
+        candidate = Path(tmp) / out_path.name
+        candidate.write_bytes(tflite_bytes)
+        provisional = ModelInfo(preprocess_version=PREPROCESS_VERSION, input_shape=INPUT_SHAPE,
+                                kind=options.kind)
+        write_model_info(candidate, provisional)  # the runtime then reads it as the device will
+        try:
+            runtime = TFLiteModel(candidate, num_threads=options.num_threads)
+            check = check_accuracy(model, runtime, test_images, test_y, options.max_drop_points,
+                                   options.progress)
+        except ModelError as exc:
+            raise ConvertError(f"the converted model does not run on the device runtime: {exc}") from None
+    log(check.summary())
+    if not check.passed:
+        raise AccuracyDropError(f"accuracy drop {check.drop_points:.2f} points exceeds --max-drop "
+                                f"{options.max_drop_points:.2f}: nothing written")
+    if options.kind == "int8" and runtime.input_dtype.name != options.io_type:
+        raise ConvertError(f"converted model takes {runtime.input_dtype.name}, not {options.io_type}")
+
+    info = ModelInfo(
+        preprocess_version=PREPROCESS_VERSION,
+        input_shape=INPUT_SHAPE,
+        kind=options.kind,
+        input_quantization=runtime.input_quantization,
+        output_quantization=runtime.output_quantization,
+        accuracy=Accuracy(keras=check.keras, tflite=check.tflite, test_set="MNIST test", count=check.count),
+        source_model=model_path.name,
+        source_sha256=file_sha256(model_path),
+        calibration=calibration_record,
+        tools=tool_versions(),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    write_atomic(out_path, tflite_bytes)
+    write_model_info(out_path, info)
+    return ConvertResult(out_path, info, check, len(tflite_bytes))
+
