@@ -10,6 +10,7 @@ ourselves. See docs/convert.md.
 from __future__ import annotations
 
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
@@ -42,6 +43,8 @@ def load_keras_model(path: str | Path):  # -> keras.Model (keras is imported laz
         raise ConvertError(f"model file not found: {path}")
     if path.suffix != ".keras":
         raise ConvertError(f"{path}: expected a Keras 3 model file ending in .keras")
+    if not zipfile.is_zipfile(path):  # Keras would say "file not found" about a truncated file
+        raise ConvertError(f"{path} is not a Keras model (not a .keras zip archive; truncated or corrupt?)")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # corrupt zips, wrong formats and unknown layers all raise differently

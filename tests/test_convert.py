@@ -1,0 +1,224 @@
+"""convert: Keras -> int8 / float TFLite, the integer-only check, validation before writing, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convert import pipeline
+from convert.cli import build_parser, main
+from convert.converter import float_ops
+from convert.pipeline import AccuracyDropError, ConvertOptions, convert_keras_file
+from device.modelinfo import read_model_info, sidecar_path
+from device.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.runtime import TFLiteModel
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def mnist_npz(mnist_small, tmp_path_factory) -> Path:
+    """The small MNIST as a Keras-layout file, the form `convert --data` reads."""
+    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
+    np.savez(path, **mnist_small)
+    return path
+
+
+def _train(model, mnist_small, epochs: int):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    model.fit(prepare_mnist(mnist_small["x_train"]), mnist_small["y_train"], batch_size=64, epochs=epochs,
+              verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_keras(mnist_small, tmp_path_factory) -> Path:
+    """A small convnet, trained in seconds: enough to exercise every path of convert."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = layers.MaxPooling2D(2)(x)
+    outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+    model = _train(keras.Model(inputs, outputs), mnist_small, epochs=3)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def paper_int8(mnist_small, mnist_npz, tmp_path_factory):
+    """The paper's network (every layer it has), trained briefly and converted to int8."""
+    from train.model import build_model
+
+    keras_path = tmp_path_factory.mktemp("paper") / "model.keras"
+    model = _train(build_model(), mnist_small, epochs=1)
+    model.save(keras_path)
+    out = keras_path.parent / "digits_int8.tflite"
+    result = convert_keras_file(keras_path, out, ConvertOptions(data_path=mnist_npz, calib_size=200,
+                                                                progress=False), log=lambda _: None)
+    return model, keras_path, result
+
+
+def test_paper_network_converts_to_int8_with_integer_ops_only(paper_int8):
+    _, _, result = paper_int8
+    content = result.tflite_path.read_bytes()
+    assert float_ops(content) == []
+    assert result.size_bytes == len(content) < 1_000_000
+
+
+def test_paper_int8_model_loads_in_ai_edge_litert_with_int8_io(paper_int8):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(paper_int8[2].tflite_path))
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
+    assert list(inp["shape"][1:]) == [28, 28, 1] and list(out["shape"][1:]) == [10]
+
+
+def test_paper_int8_model_agrees_with_its_keras_model(paper_int8, mnist_small):
+    keras_model, _, result = paper_int8
+    images = prepare_mnist(mnist_small["x_test"][:300])
+    keras_digits = keras_model.predict(images, verbose=0).argmax(axis=1)
+    int8_digits = TFLiteModel(result.tflite_path).predict(images).argmax(axis=1)
+    assert np.mean(keras_digits == int8_digits) >= 0.98
+
+
+def test_paper_int8_model_carries_its_metadata(paper_int8):
+    _, keras_path, result = paper_int8
+    info = read_model_info(result.tflite_path)
+    assert info == result.info
+    assert info.preprocess_version == PREPROCESS_VERSION
+    assert info.kind == "int8" and info.input_shape == (28, 28, 1) and info.labels == tuple("0123456789")
+    runtime = TFLiteModel(result.tflite_path)
+    assert info.input_quantization == runtime.input_quantization
+    assert info.output_quantization == runtime.output_quantization
+    assert info.source_sha256 == hashlib.sha256(keras_path.read_bytes()).hexdigest()
+    assert info.accuracy.count == 500
+    assert info.accuracy.tflite == pytest.approx(result.check.tflite)
+    assert info.calibration == {"source": "MNIST train", "size": 200, "seed": 0}
+    assert "tensorflow" in info.tools and info.created
+
+
+def test_uint8_io_gives_uint8_tensors_and_the_same_answers(tiny_keras, mnist_npz, mnist_small, tmp_path):
+    import keras
+
+    out = tmp_path / "tiny_uint8.tflite"
+    code = main([str(tiny_keras), "--int8", "--io", "uint8", "--data", str(mnist_npz), "--calib-size", "100",
+                 "-o", str(out), "--quiet"])
+    assert code == 0
+    runtime = TFLiteModel(out)
+    assert runtime.input_dtype == np.uint8 and runtime.metadata.input_quantization.dtype == "uint8"
+    assert float_ops(out.read_bytes()) == []
+    images = prepare_mnist(mnist_small["x_test"][:200])
+    expected = keras.saving.load_model(tiny_keras).predict(images, verbose=0).argmax(axis=1)
+    assert np.mean(runtime.predict(images).argmax(axis=1) == expected) >= 0.98
+
+
+def test_float_conversion_writes_a_float_model(tiny_keras, mnist_npz, tmp_path):
+    out = tmp_path / "tiny_float.tflite"
+    assert main([str(tiny_keras), "--float", "--data", str(mnist_npz), "-o", str(out), "--quiet"]) == 0
+    runtime = TFLiteModel(out)
+    assert runtime.input_dtype == np.float32 and not runtime.is_int8
+    assert runtime.metadata.kind == "float32"
+    assert runtime.metadata.accuracy.tflite == pytest.approx(runtime.metadata.accuracy.keras, abs=0.002)
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("convert: error:") and "\n" not in err, err
+    return err
+
+
+def test_accuracy_drop_over_the_margin_exits_1_and_writes_nothing(tiny_keras, mnist_npz, tmp_path, capsys):
+    out = tmp_path / "out.tflite"
+    code = main([str(tiny_keras), "--data", str(mnist_npz), "--calib-size", "50", "--max-drop", "-1",
+                 "-o", str(out), "--quiet"])
+    assert code == 1
+    assert "exceeds --max-drop" in _one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_broken_calibration_is_caught_by_the_accuracy_check(tiny_keras, mnist_npz, tmp_path, monkeypatch):
+    real = pipeline.mnist_calibration
+    # Calibrating on images 50x too dim clips every real input: the int8 model must fail validation.
+    monkeypatch.setattr(pipeline, "mnist_calibration", lambda *a, **k: real(*a, **k) * 0.02)
+    out = tmp_path / "out.tflite"
+    with pytest.raises(AccuracyDropError, match="nothing written"):
+        options = ConvertOptions(data_path=mnist_npz, calib_size=100, progress=False)
+        convert_keras_file(tiny_keras, out, options, log=lambda _: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _bad_inputs(tmp_path: Path, tiny_keras: Path) -> dict[str, Path]:
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(tiny_keras.read_bytes()[:2000])
+    not_keras = tmp_path / "notes.keras"
+    not_keras.write_text("these are not weights\n")
+    foreign_zip = tmp_path / "other.keras"
+    with zipfile.ZipFile(foreign_zip, "w") as archive:
+        archive.writestr("readme.txt", "a zip, but not a Keras model")
+    return {"truncated": truncated, "not keras": not_keras, "foreign zip": foreign_zip,
+            "missing": tmp_path / "absent.keras"}
+
+
+@pytest.mark.parametrize("kind", ["truncated", "not keras", "foreign zip", "missing"])
+def test_unusable_model_file_exits_2_with_one_line_and_no_output(kind, tiny_keras, tmp_path, capsys):
+    bad = _bad_inputs(tmp_path, tiny_keras)[kind]
+    out = tmp_path / "out.tflite"
+    assert main([str(bad), "-o", str(out), "--quiet"]) == 2
+    _one_line_error(capsys)
+    assert not out.exists() and not sidecar_path(out).exists()
+
+
+def test_model_with_the_wrong_input_shape_exits_2(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((32, 32, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    wrong = tmp_path / "wrong.keras"
+    keras.Model(inputs, outputs).save(wrong)
+    out = tmp_path / "out.tflite"
+    assert main([str(wrong), "-o", str(out), "--quiet"]) == 2
+    assert "input shape (32, 32, 1)" in _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_bad_mnist_path_exits_2(tiny_keras, tmp_path, capsys):
+    out = tmp_path / "out.tflite"
+    assert main([str(tiny_keras), "--data", str(tmp_path / "nope.npz"), "-o", str(out), "--quiet"]) == 2
+    assert "nope.npz" in _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_help_documents_every_option():
+    help_text = build_parser().format_help()
+    for option in ("--int8", "--float", "-o", "--io", "--calib", "--calib-size", "--seed", "--data",
+                   "--max-drop", "--threads", "--quiet", "MODEL.keras", "Exit codes"):
+        assert option in help_text
+
+
+def test_python_dash_m_convert_help_answers_without_tensorflow():
+    done = subprocess.run([sys.executable, "-c", "import sys; from convert.cli import main\n"
+                           "try:\n    main(['--help'])\nexcept SystemExit as e:\n"
+                           "    print('tensorflow' in sys.modules, e.code)"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip().endswith("False 0")
+
+
+def test_sidecar_is_valid_json_beside_the_model(paper_int8):
+    data = json.loads(sidecar_path(paper_int8[2].tflite_path).read_text())
+    assert data["preprocess_version"] == PREPROCESS_VERSION and data["format_version"] == 1

@@ -1,0 +1,148 @@
+"""device.runtime and device.modelinfo: loading, checking and running a TFLite digit model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.modelinfo import ModelInfo, Quantization, read_model_info, sidecar_path, write_model_info
+from device.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.runtime import DEFAULT_MODEL_PATH, ModelError, TFLiteModel, load_interpreter_class
+
+
+@pytest.fixture()
+def model_copy(tmp_path: Path) -> Path:
+    """The bundled model and its sidecar, copied where a test may alter them."""
+    target = tmp_path / "digits.tflite"
+    shutil.copy(DEFAULT_MODEL_PATH, target)
+    shutil.copy(sidecar_path(DEFAULT_MODEL_PATH), sidecar_path(target))
+    return target
+
+
+def _edit_sidecar(model_path: Path, **changes) -> None:
+    data = json.loads(sidecar_path(model_path).read_text())
+    data.update(changes)
+    sidecar_path(model_path).write_text(json.dumps(data))
+
+
+def test_interpreter_comes_from_ai_edge_litert_when_installed():
+    interpreter_class, name = load_interpreter_class()
+    assert name == "ai-edge-litert"
+    assert interpreter_class.__module__.startswith("ai_edge_litert")
+
+
+def test_bundled_default_model_loads_with_its_metadata():
+    model = TFLiteModel()
+    assert model.path == DEFAULT_MODEL_PATH
+    assert model.metadata is not None
+    assert model.metadata.preprocess_version == PREPROCESS_VERSION
+    assert model.labels == tuple("0123456789")
+    assert model.is_int8 and model.input_dtype == np.int8
+    assert model.metadata.input_quantization == model.input_quantization
+
+
+def test_bundled_default_model_reads_mnist_digits(mnist_small):
+    model = TFLiteModel()
+    probs = model.predict(prepare_mnist(mnist_small["x_test"][:200]))
+    assert probs.shape == (200, 10) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)  # int8 softmax steps are 1/256
+    assert np.mean(probs.argmax(axis=1) == mnist_small["y_test"][:200]) >= 0.95
+
+
+def test_predict_gives_the_same_answer_whatever_the_batch_size(mnist_small):
+    model = TFLiteModel()
+    images = prepare_mnist(mnist_small["x_test"][:32])
+    batched = model.predict(images)
+    one_by_one = np.concatenate([model.predict(images[i : i + 1]) for i in range(len(images))])
+    np.testing.assert_array_equal(batched, one_by_one)
+    np.testing.assert_array_equal(model.predict(images), batched)  # back to 32 after resizing to 1
+
+
+def test_predict_on_an_empty_batch_returns_no_rows():
+    assert TFLiteModel().predict(np.zeros((0, 28, 28, 1), np.float32)).shape == (0, 10)
+
+
+def test_predict_refuses_a_batch_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\)"):
+        TFLiteModel().predict(np.zeros((4, 28, 28), np.float32))
+
+
+def test_missing_model_file_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        TFLiteModel(tmp_path / "absent.tflite")
+
+
+def test_corrupt_model_file_is_a_one_line_model_error(tmp_path):
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(DEFAULT_MODEL_PATH.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="not a usable TFLite model") as err:
+        TFLiteModel(broken)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_preprocessing_version_is_refused(model_copy):
+    _edit_sidecar(model_copy, preprocess_version="zmg-99")
+    with pytest.raises(ModelError, match="'zmg-99'"):
+        TFLiteModel(model_copy)
+
+
+def test_metadata_from_a_newer_format_is_refused(model_copy):
+    _edit_sidecar(model_copy, format_version=99)
+    with pytest.raises(ModelError, match="newer"):
+        TFLiteModel(model_copy)
+
+
+def test_unreadable_metadata_is_a_model_error(model_copy):
+    sidecar_path(model_copy).write_text("{not json")
+    with pytest.raises(ModelError, match="cannot read model metadata"):
+        TFLiteModel(model_copy)
+
+
+def test_sidecar_of_another_model_is_refused(model_copy):
+    _edit_sidecar(model_copy, input_quantization={"dtype": "int8", "scale": 0.5, "zero_point": 3})
+    with pytest.raises(ModelError, match="describes another model"):
+        TFLiteModel(model_copy)
+
+
+def test_model_without_sidecar_runs_and_warns_once(model_copy, caplog, mnist_small):
+    sidecar_path(model_copy).unlink()
+    with caplog.at_level(logging.WARNING, logger="device.runtime"):
+        first = TFLiteModel(model_copy)
+        TFLiteModel(model_copy)
+    assert first.metadata is None
+    assert sum("no metadata sidecar" in r.getMessage() for r in caplog.records) == 1
+    assert first.predict(prepare_mnist(mnist_small["x_test"][:4])).shape == (4, 10)
+
+
+def test_model_with_the_wrong_input_shape_is_refused(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    inputs = keras.Input((32, 32, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    saved = tmp_path / "saved"
+    keras.Model(inputs, outputs).export(saved, format="tf_saved_model", verbose=False)
+    wrong = tmp_path / "wrong.tflite"
+    wrong.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert())
+    with pytest.raises(ModelError, match=r"input shape \[1, 32, 32, 1\]"):
+        TFLiteModel(wrong)
+
+
+def test_model_info_survives_a_round_trip_through_its_sidecar(tmp_path):
+    info = ModelInfo(preprocess_version=PREPROCESS_VERSION, kind="int8",
+                     input_quantization=Quantization("uint8", 1 / 255, 0),
+                     output_quantization=Quantization("uint8", 1 / 256, 0),
+                     source_sha256="ab" * 32, calibration={"source": "MNIST train", "size": 5, "seed": 1},
+                     tools={"tensorflow": "2.21.0"}, created="2026-01-01T00:00:00+00:00")
+    model_path = tmp_path / "m.tflite"
+    written = write_model_info(model_path, info)
+    assert written == tmp_path / "m.json"
+    assert read_model_info(model_path) == info
+    assert read_model_info(tmp_path / "other.tflite") is None
+    assert dataclasses.asdict(read_model_info(model_path))["input_quantization"]["dtype"] == "uint8"
