@@ -1,0 +1,127 @@
+"""The device's Python API: digits in, digits out.
+
+    from device import Recognizer
+    rec = Recognizer()                       # bundled int8 model, interpreter built once
+    digits, probs = rec.classify(crops)      # 2-D uint8 digit images of any size, either ink polarity
+    found = rec.read(frame)                  # HxW gray or HxWx3 BGR frame -> [Detection], reading order
+    print(reading_string(found))             # "407" (lines separated by a space)
+
+``classify`` runs the shared preprocessing (``device.preprocess.prepare_crops``: MNIST-style
+normalisation, then the paper's binarisation and bilinear enhancement) and one batched inference;
+``read`` adds the segmentation (``device.segment``) and drops what the network does not
+recognise confidently (not every dark blob on paper is a digit).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from device.preprocess import InkPolarity, prepare_crops
+from device.runtime import NUM_CLASSES, TFLiteModel
+from device.segment import DEFAULT_PARAMS, SegmentParams, segment
+
+Box = tuple[int, int, int, int]
+
+# Below this softmax probability a segmented blob is not reported as a digit: noise, a scribble,
+# the table's texture. Chosen on generated development scenes (see docs/device.md).
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One recognised digit: where it is, what it is, how sure the network is."""
+
+    box: Box  # x, y, width, height in frame pixels
+    digit: int
+    confidence: float  # the winning softmax probability, 0..1
+    line: int = 0  # line of text, 0 = top
+
+
+def reading_string(detections: Sequence[Detection], line_separator: str = " ") -> str:
+    """The digits as text in reading order; lines of text are joined with ``line_separator``."""
+    lines: dict[int, list[str]] = {}
+    for det in detections:
+        lines.setdefault(det.line, []).append(str(det.digit))
+    return line_separator.join("".join(lines[k]) for k in sorted(lines))
+
+
+class Recognizer:
+    """Segmentation + shared preprocessing + a TFLite model, built once and reused for every frame."""
+
+    def __init__(
+        self,
+        model: str | Path | TFLiteModel | None = None,
+        num_threads: int = 1,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        segment_params: SegmentParams = DEFAULT_PARAMS,
+    ) -> None:
+        """``model``: a .tflite path, an already loaded ``TFLiteModel``, or None for the bundled one.
+
+        Raises ``device.runtime.ModelError`` (one-line message) for a missing or unusable model.
+        """
+        self.model = model if isinstance(model, TFLiteModel) else TFLiteModel(model, num_threads=num_threads)
+        self.num_threads = num_threads
+        self.min_confidence = float(min_confidence)
+        self.segment_params = segment_params
+
+    @property
+    def runtime_name(self) -> str:
+        """Which TFLite interpreter runs the model ("ai-edge-litert", "tflite-runtime", "tensorflow.lite")."""
+        return self.model.runtime_name
+
+    def classify(
+        self, crops: Sequence[np.ndarray] | np.ndarray, ink: InkPolarity = "auto"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Digit crops -> (digits (N,) int64, probabilities (N, 10) float32), one batched inference."""
+        if len(crops) == 0:
+            return np.zeros(0, np.int64), np.zeros((0, NUM_CLASSES), np.float32)
+        probabilities = self.model.predict(prepare_crops(crops, ink))
+        return probabilities.argmax(axis=1).astype(np.int64), probabilities
+
+    def read(
+        self,
+        frame: np.ndarray,
+        min_confidence: float | None = None,
+        timings: MutableMapping[str, float] | None = None,
+    ) -> list[Detection]:
+        """The digits written in a frame, in reading order (lines top to bottom, each left to right).
+
+        ``min_confidence`` overrides the recogniser's threshold for this call. ``timings``, when
+        given, receives the seconds spent per stage ("segment", "preprocess", "inference").
+        """
+        threshold = self.min_confidence if min_confidence is None else float(min_confidence)
+        start = time.perf_counter()
+        segments = segment(frame, self.segment_params)
+        segmented = time.perf_counter()
+        batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
+        prepared = time.perf_counter()
+        probabilities = self.model.predict(batch) if batch is not None else np.zeros((0, NUM_CLASSES))
+        inferred = time.perf_counter()
+        if timings is not None:
+            timings["segment"] = timings.get("segment", 0.0) + segmented - start
+            timings["preprocess"] = timings.get("preprocess", 0.0) + prepared - segmented
+            timings["inference"] = timings.get("inference", 0.0) + inferred - prepared
+
+        detections = []
+        for seg, probs in zip(segments, probabilities, strict=True):
+            digit = int(np.argmax(probs))
+            confidence = float(probs[digit])
+            if confidence >= threshold:
+                detections.append(Detection(box=seg.box, digit=digit, confidence=confidence, line=seg.line))
+        return _renumber_lines(detections)
+
+    def __repr__(self) -> str:
+        return f"Recognizer({self.model!r}, min_confidence={self.min_confidence})"
+
+
+def _renumber_lines(detections: list[Detection]) -> list[Detection]:
+    """Line numbers 0, 1, 2 ... over the lines that kept at least one digit."""
+    new_index = {line: i for i, line in enumerate(sorted({d.line for d in detections}))}
+    if all(new_index[d.line] == d.line for d in detections):
+        return detections
+    return [Detection(d.box, d.digit, d.confidence, new_index[d.line]) for d in detections]

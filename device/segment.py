@@ -1,0 +1,376 @@
+"""Find the handwritten digits in a camera frame: dark ink on light paper -> boxes in reading order.
+
+The steps, each undoing one thing a camera does to a sheet of paper:
+
+1. **Flatten the light.** The paper's brightness is estimated at quarter resolution by a grey
+   closing (ink strokes are thin and dark, so a max filter wider than a stroke sees only paper),
+   and every pixel is expressed as *darkness* relative to it: ``1 - gray / paper``. Gradients,
+   vignetting and soft shadows divide out.
+2. **Remove ruled lines.** A grey opening with long horizontal (and vertical) kernels keeps only
+   what runs straight across much of the frame (ruled lines, a margin, a grid, the paper's edge);
+   subtracting it (a top-hat) leaves the strokes, even where they cross a line. A short dilation
+   across the kernel first keeps slightly tilted lines continuous.
+3. **Threshold with hysteresis.** Pixels clearly darker than the paper (relative and absolute
+   margins, scaled to the measured noise) seed the ink; fainter pixels join only where they touch a
+   seed, so faint strokes stay whole while paper texture does not become ink. A 3x3 closing joins
+   strokes broken by a pixel or two.
+4. **Components -> digits.** Connected components are grouped into lines of text by vertical
+   overlap; within a line, parts whose horizontal extents overlap (the bar of a 5, an open 4)
+   merge into one digit. Specks, dots, dashes, things touching the frame's border (paper edges,
+   cut-off digits) and anything far too large or too small for its line are dropped; a thin "1" is
+   kept because size is judged by height, not area.
+
+Each digit comes with a crop of the flattened image in which everything that is not that digit's
+ink is paper-white, so ``device.preprocess.normalize_digits(crops, ink="dark")`` sees one clean
+digit. ``segment`` never raises on an image it can read: a black, white, tiny or empty frame gives
+an empty list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from device.preprocess import to_gray
+
+Box = tuple[int, int, int, int]  # x, y, width, height in frame pixels
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """Tunables of the segmentation, in one place (fractions are of the frame's size unless said)."""
+
+    paper_kernel: float = 0.12  # closing (fraction of the width): wider than any stroke or filled blob
+    line_length: float = 0.19  # ruled lines: straight dark runs at least this fraction of the width
+    column_length: float = 0.3  # vertical lines (margin, grid): this fraction of the height
+    line_tilt_tolerance: int = 1  # quarter-res pixels of dilation across the kernel, for tilted rulings
+    column_tilt_tolerance: int = 2  # the same for vertical lines (a margin drawn by hand tilts more)
+    strong_darkness: float = 0.22  # seed ink: this much darker than the paper (relative)
+    weak_darkness: float = 0.11  # grown ink: touching a seed and this much darker
+    min_contrast: float = 14.0  # and at least this many grey levels darker than the paper
+    noise_factor: float = 5.0  # thresholds never below this many noise standard deviations
+    min_height: float = 0.025  # a digit is at least this fraction of the frame's shorter side tall
+    max_height: float = 0.6  # ... and at most this fraction of the frame height
+    max_width: float = 0.5  # ... and at most this fraction of the frame width
+    max_aspect: float = 1.8  # width / height above this: a dash or a line remnant, not one digit
+    min_relative_height: float = (
+        0.5  # parts shorter than this fraction of the writing's typical height: noise
+    )
+    max_relative_height: float = 1.7  # ... taller than this multiple: a paper edge, a fold, a hand
+    table_level: float = 0.38  # paper darker than this fraction of the bright paper: the table, not paper
+    edge_step: float = 0.6  # a thin part between paper levels differing by this ratio: the paper's edge
+    merge_overlap: float = 0.45  # x-overlap (of the narrower part) above which two parts are one digit
+    fragment_min: float = 0.15  # stroke fragments at least this fraction of the typical height ...
+    fragment_gap: float = 0.2  # ... and at most this far from a digit (same unit) belong to it
+    crop_margin: float = 0.15  # crops get this fraction of the digit's size as margin
+    max_side: int = 1024  # larger frames are analysed at this size (boxes are mapped back)
+
+
+DEFAULT_PARAMS = SegmentParams()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One digit found in a frame."""
+
+    box: Box  # x, y, w, h of the ink in the frame
+    line: int  # line of text, 0 = top
+    crop: np.ndarray  # uint8 grayscale, dark ink on white, only this digit's ink, with a margin
+
+
+# --------------------------------------------------------------------------------------------
+# Pixels: light flattening, line removal, thresholding (uint8 OpenCV calls: a few ms per frame)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InkImages:
+    """What the pixel stage hands on; all uint8 and the frame's shape unless said."""
+
+    darkness: np.ndarray  # 0 = paper .. 255 = black, relative to the local paper level, rulings removed
+    weak: np.ndarray  # 0/255: possibly ink (closed)
+    strong: np.ndarray  # 0/255: certainly ink
+    paper_small: np.ndarray  # the paper's brightness at quarter resolution
+
+
+def _percentiles_u8(image: np.ndarray, quantiles: tuple[float, ...]) -> list[int]:
+    """Percentiles of a uint8 image from its histogram (much faster than np.percentile)."""
+    hist = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
+    cumulative = np.cumsum(hist) / max(1.0, float(hist.sum()))
+    return [int(np.searchsorted(cumulative, q)) for q in quantiles]
+
+
+def ink_images(gray: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> InkImages:
+    """Flatten the light, remove rulings, threshold with hysteresis margins (see the module docstring)."""
+    h, w = gray.shape
+    qw, qh = max(1, w // 4), max(1, h // 4)
+    small = cv2.resize(gray, (qw, qh), interpolation=cv2.INTER_AREA)
+    side = max(3, round(params.paper_kernel * qw) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    # No smoothing after the closing: it would blur the paper's edge into a band of false ink.
+    paper_small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+    paper = cv2.max(cv2.resize(paper_small, (w, h), interpolation=cv2.INTER_LINEAR), gray)
+    darkness = cv2.bitwise_not(cv2.divide(gray, cv2.max(paper, 1), scale=255))
+
+    # Rulings: long straight dark runs, found at quarter resolution on a max-pooled darkness (a
+    # 1-px line keeps its full darkness), then subtracted at full resolution from the pixels that
+    # are no darker than the ruling there. Ink crossing a line is darker than the line and stays.
+    dark_pooled = cv2.resize(
+        cv2.dilate(darkness, np.ones((4, 4), np.uint8)), (qw, qh), interpolation=cv2.INTER_NEAREST
+    )
+    tol = 2 * params.line_tilt_tolerance + 1
+    col_tol = 2 * params.column_tilt_tolerance + 1
+    rows_len = max(3, round(params.line_length * qw))
+    cols_len = max(3, round(params.column_length * qh))
+    horizontal = cv2.morphologyEx(
+        cv2.dilate(dark_pooled, np.ones((tol, 1), np.uint8)), cv2.MORPH_OPEN, np.ones((1, rows_len), np.uint8)
+    )
+    vertical = cv2.morphologyEx(
+        cv2.dilate(dark_pooled, np.ones((1, col_tol), np.uint8)),
+        cv2.MORPH_OPEN,
+        np.ones((cols_len, 1), np.uint8),
+    )
+    rulings_small = cv2.max(horizontal, vertical)
+    if int(rulings_small.max()) > 8:
+        rulings = cv2.resize(rulings_small, (w, h), interpolation=cv2.INTER_LINEAR)
+        line_like = cv2.compare(darkness, cv2.add(rulings, rulings // 4 + 8), cv2.CMP_LE)
+        darkness = cv2.subtract(darkness, cv2.bitwise_and(rulings, line_like))
+    dark_small = cv2.resize(darkness, (qw, qh), interpolation=cv2.INTER_AREA)
+
+    # Thresholds: fixed margins, raised on noisy frames (noise from the paper's darkness spread).
+    median, upper = _percentiles_u8(dark_small, (0.5, 0.75))
+    noise = (upper - median) / 0.6745
+    strong_t = max(params.strong_darkness * 255, median + params.noise_factor * noise)
+    weak_t = max(params.weak_darkness * 255, median + 0.6 * params.noise_factor * noise)
+    contrast = cv2.subtract(paper, gray)  # grey levels below the paper
+    contrast_ok = cv2.threshold(contrast, params.min_contrast, 255, cv2.THRESH_BINARY)[1]
+    weak_contrast_ok = cv2.threshold(contrast, 0.6 * params.min_contrast, 255, cv2.THRESH_BINARY)[1]
+    strong = cv2.bitwise_and(cv2.threshold(darkness, strong_t, 255, cv2.THRESH_BINARY)[1], contrast_ok)
+    weak = cv2.bitwise_and(cv2.threshold(darkness, weak_t, 255, cv2.THRESH_BINARY)[1], weak_contrast_ok)
+    weak = cv2.morphologyEx(weak, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    return InkImages(darkness=darkness, weak=weak, strong=strong, paper_small=paper_small)
+
+
+# --------------------------------------------------------------------------------------------
+# Components: lines of text, merged parts, filters
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Part:
+    """A group of connected components that is (becoming) one digit."""
+
+    x0: int
+    y0: int
+    x1: int  # exclusive
+    y1: int
+    labels: list[int]
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    def absorb(self, other: _Part) -> None:
+        self.x0, self.y0 = min(self.x0, other.x0), min(self.y0, other.y0)
+        self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
+        self.labels.extend(other.labels)
+
+
+def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
+    """Lines of text: the tallest parts found lines; a part joins the line it overlaps most vertically."""
+    ranges: list[tuple[int, int]] = []  # y-range of each line's founding (tallest) part
+    members: list[list[_Part]] = []
+    for part in sorted(parts, key=lambda p: -p.height):
+        best, best_overlap = -1, 0.0
+        for i, (ly0, ly1) in enumerate(ranges):
+            overlap = (min(ly1, part.y1) - max(ly0, part.y0)) / max(1, min(part.height, ly1 - ly0))
+            if overlap > best_overlap:
+                best, best_overlap = i, overlap
+        if best >= 0 and best_overlap >= 0.5:
+            members[best].append(part)
+        else:
+            ranges.append((part.y0, part.y1))
+            members.append([part])
+    order = sorted(range(len(members)), key=lambda i: (ranges[i][0] + ranges[i][1]) / 2)
+    return [sorted(members[i], key=lambda p: p.x0) for i in order]
+
+
+def _merge_overlapping(line: list[_Part], params: SegmentParams) -> list[_Part]:
+    """Merge parts of one digit: horizontal extents that overlap by much of the narrower one."""
+    merged: list[_Part] = []
+    for part in sorted(line, key=lambda p: p.x0):
+        if merged:
+            last = merged[-1]
+            overlap = min(last.x1, part.x1) - max(last.x0, part.x0)
+            if overlap > params.merge_overlap * min(last.width, part.width):
+                last.absorb(part)
+                continue
+        merged.append(part)
+    return merged
+
+
+def _on_paper_edge(part: _Part, paper_small: np.ndarray, params: SegmentParams) -> bool:
+    """A thin upright part with much darker 'paper' on one side than the other: the sheet's edge."""
+    if part.width * 4 > part.height:
+        return False
+    qh, qw = paper_small.shape
+    row = min(qh - 1, (part.y0 + part.y1) // 4)
+    reach = max(2, part.width // 2 + 2)
+    left = float(paper_small[row, max(0, part.x0 // 2 - reach)])
+    right = float(paper_small[row, min(qw - 1, part.x1 // 2 + reach)])
+    return min(left, right) < params.edge_step * max(left, right, 1.0)
+
+
+def _attach_fragments(
+    digits: list[_Part], others: list[_Part], typical: float, params: SegmentParams
+) -> None:
+    """Give stroke fragments too small to be digits (a 5's detached bar, a broken loop) to the nearest digit.
+
+    Only fragments of a noticeable size (not specks) that lie within a small gap of a digit join it;
+    the rest is dropped.
+    """
+    for frag in others:
+        size = max(frag.width, frag.height)
+        if size < params.fragment_min * typical or frag.width > 1.2 * typical or frag.height > typical:
+            continue
+        best, best_gap = None, params.fragment_gap * typical
+        for digit in digits:
+            gap_x = max(0, digit.x0 - frag.x1, frag.x0 - digit.x1)
+            gap_y = max(0, digit.y0 - frag.y1, frag.y0 - digit.y1)
+            gap = max(gap_x, gap_y)
+            if gap <= best_gap:
+                best, best_gap = digit, gap
+        if best is not None:
+            best.absorb(frag)
+
+
+def _half_mask(mask: np.ndarray) -> np.ndarray:
+    """0/255 mask at half resolution, a pixel set where any of its 2x2 source pixels is (max pooling)."""
+    h, w = mask.shape
+    return cv2.threshold(
+        cv2.resize(mask, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA),
+        0,
+        255,
+        cv2.THRESH_BINARY,
+    )[1]
+
+
+def find_digit_parts(
+    ink: InkImages, params: SegmentParams = DEFAULT_PARAMS
+) -> tuple[np.ndarray, list[list[_Part]]]:
+    """Half-resolution label image and the digits (groups of its labels) per line, in reading order.
+
+    Components are found at half resolution (4x fewer pixels; digits are >= ~20 px tall), keeping
+    only those of the weak mask that contain strong ink (hysteresis). Part coordinates are half-res.
+    """
+    weak_half, strong_half = _half_mask(ink.weak), _half_mask(ink.strong)
+    h, w = weak_half.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(weak_half, connectivity=8)
+    has_strong = np.bincount(labels[strong_half > 0], minlength=count) > 0
+    min_h = max(4.0, params.min_height * min(h, w))
+    paper_small = ink.paper_small
+    bright = float(np.percentile(paper_small, 90))
+    table = cv2.dilate(
+        (paper_small < params.table_level * bright).astype(np.uint8), np.ones((5, 5), np.uint8)
+    )
+    parts: list[_Part] = []
+    for i in np.flatnonzero(has_strong[1:]) + 1:
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area < 3:
+            continue
+        if x == 0 or y == 0 or x + bw >= w or y + bh >= h:
+            continue  # paper edges, table, cut-off digits
+        if bh > params.max_height * h or bw > params.max_width * w:
+            continue  # shadow edges, folds, hands
+        if table[(y + bh // 2) // 2, (x + bw // 2) // 2]:
+            continue  # lying on the table (or in the darkest shadow): texture, not writing
+        parts.append(_Part(x, y, x + bw, y + bh, [int(i)]))
+
+    lines = [_merge_overlapping(line, params) for line in _group_lines(parts)]
+
+    def digit_shaped(p: _Part) -> bool:
+        return (
+            p.height >= min_h
+            and p.width <= params.max_aspect * p.height
+            and not _on_paper_edge(p, paper_small, params)
+        )
+
+    # The writing's size: the typical height of the digit-shaped parts in the line with the most
+    # of them (ties: the taller line). Specks and stray fragments do not count.
+    shaped = [[p for p in line if digit_shaped(p)] for line in lines]
+    reference = max(
+        shaped, key=lambda ln: (len(ln), float(np.median([p.height for p in ln])) if ln else 0.0), default=[]
+    )
+    typical = float(np.median([p.height for p in reference])) if reference else 0.0
+    low, high = params.min_relative_height * typical, params.max_relative_height * typical
+    digits_per_line = []
+    for line, line_shaped in zip(lines, shaped, strict=True):
+        digits = [p for p in line_shaped if low <= p.height <= high]
+        if not digits:
+            continue
+        _attach_fragments(digits, [p for p in line if p not in digits], typical, params)
+        digits_per_line.append(digits)
+    return labels, digits_per_line
+
+
+# --------------------------------------------------------------------------------------------
+# Crops and the public entry point
+# --------------------------------------------------------------------------------------------
+def _digit_crop(
+    ink: InkImages, labels_half: np.ndarray, part: _Part, params: SegmentParams
+) -> tuple[np.ndarray, Box] | None:
+    """The flattened image around one digit (full resolution), everything but its own ink paper-white."""
+    h, w = ink.weak.shape
+    x0, y0, x1, y1 = 2 * part.x0, 2 * part.y0, min(w, 2 * part.x1), min(h, 2 * part.y1)
+    margin = round(params.crop_margin * max(x1 - x0, y1 - y0)) + 2
+    x0, y0, x1, y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
+    hx0, hy0 = x0 // 2, y0 // 2
+    own_half = np.isin(labels_half[hy0 : (y1 + 1) // 2, hx0 : (x1 + 1) // 2], part.labels).astype(np.uint8)
+    own = cv2.resize(
+        own_half, (own_half.shape[1] * 2, own_half.shape[0] * 2), interpolation=cv2.INTER_NEAREST
+    )
+    own = own[y0 - 2 * hy0 : y0 - 2 * hy0 + (y1 - y0), x0 - 2 * hx0 : x0 - 2 * hx0 + (x1 - x0)]
+    own = cv2.bitwise_and(own * 255, ink.weak[y0:y1, x0:x1])
+    ys, xs = np.nonzero(own)
+    if ys.size == 0:
+        return None
+    box = (x0 + int(xs.min()), y0 + int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+    own = cv2.dilate(own, np.ones((3, 3), np.uint8))  # keep the strokes' anti-aliased rims
+    crop = np.where(own > 0, cv2.bitwise_not(ink.darkness[y0:y1, x0:x1]), np.uint8(255))
+    return crop, box
+
+
+def segment(frame: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> list[Segment]:
+    """Digits of a frame (HxW gray or HxWx3 BGR, uint8), reading order: lines top to bottom, left to right."""
+    try:
+        gray = to_gray(frame)
+    except ValueError:
+        return []
+    if gray.ndim != 2 or min(gray.shape) < 16:
+        return []
+    scale = 1.0
+    if max(gray.shape) > params.max_side:
+        scale = params.max_side / max(gray.shape)
+        gray = cv2.resize(
+            gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
+    ink = ink_images(gray, params)
+    labels_half, lines = find_digit_parts(ink, params)
+    segments: list[Segment] = []
+    for line_index, line in enumerate(lines):
+        for part in line:
+            found = _digit_crop(ink, labels_half, part, params)
+            if found is None:
+                continue
+            crop, box = found
+            if scale != 1.0:
+                box = (
+                    round(box[0] / scale),
+                    round(box[1] / scale),
+                    round(box[2] / scale),
+                    round(box[3] / scale),
+                )
+            segments.append(Segment(box=box, line=line_index, crop=crop))
+    return segments

@@ -1,0 +1,97 @@
+"""Score the device pipeline on generated scenes: how often is the whole string read exactly right?
+
+    python scripts/make_scenes.py --count 500 --seed 2024 --mnist-range 5000:10000 --out runs/scenes-eval
+    python scripts/eval_scenes.py runs/scenes-eval [--model M] [--min-confidence C]
+
+Each image goes through exactly what ``device read`` does (``cv2.imread``, ``Recognizer.read``,
+``reading_string``) and is compared with the ``text`` column of ``labels.csv``. Prints the
+exact-string accuracy, where the misses come from (wrong number of digits, i.e. segmentation, or
+right number but a wrong digit, i.e. classification), the per-digit accuracy on correctly
+segmented scenes, the time per scene, and the first misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from device.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
+from device.runtime import ModelError
+
+
+def load_truth(folder: Path) -> list[tuple[str, str]]:
+    """(file name, expected text) pairs from labels.csv."""
+    with open(folder / "labels.csv", newline="") as f:
+        return [(row["file"], row["text"]) for row in csv.DictReader(f)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="a folder written by scripts/make_scenes.py")
+    parser.add_argument("--model", default=None, help="TFLite model (default: the bundled one)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE)
+    parser.add_argument("--show", type=int, default=15, help="print this many misses (default 15)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the per-scene results here")
+    args = parser.parse_args(argv)
+
+    try:
+        truth = load_truth(args.folder)
+        recognizer = Recognizer(args.model, num_threads=args.threads, min_confidence=args.min_confidence)
+    except (OSError, KeyError) as exc:
+        print(f"eval_scenes: error: cannot read {args.folder / 'labels.csv'}: {exc}", file=sys.stderr)
+        return 2
+    except ModelError as exc:
+        print(f"eval_scenes: error: {exc}", file=sys.stderr)
+        return 2
+
+    results = []
+    seconds = []
+    for name, expected in tqdm(truth, desc="scenes", unit="scene"):
+        frame = cv2.imread(str(args.folder / name), cv2.IMREAD_COLOR)
+        start = time.perf_counter()
+        got = reading_string(recognizer.read(frame)) if frame is not None else None
+        seconds.append(time.perf_counter() - start)
+        results.append({"file": name, "expected": expected, "got": got})
+
+    n = len(results)
+    exact = sum(r["got"] == r["expected"] for r in results)
+    same_shape = [
+        r
+        for r in results
+        if r["got"] is not None
+        and [len(x) for x in r["got"].split(" ")] == [len(x) for x in r["expected"].split(" ")]
+    ]
+    digits_total = sum(len(r["expected"].replace(" ", "")) for r in same_shape)
+    digits_right = sum(
+        a == b for r in same_shape for a, b in zip(r["got"], r["expected"], strict=True) if a != " "
+    )
+    print(f"model: {recognizer.model.path} ({recognizer.runtime_name}), min confidence {args.min_confidence}")
+    print(f"exact strings: {exact}/{n} = {100.0 * exact / max(1, n):.2f} %")
+    print(f"  missed by segmentation (wrong number of digits or lines): {n - len(same_shape)}")
+    print(f"  missed by classification (right count, a wrong digit): {len(same_shape) - exact}")
+    print(
+        f"digit accuracy on correctly segmented scenes: {digits_right}/{digits_total} = "
+        f"{100.0 * digits_right / max(1, digits_total):.2f} %"
+    )
+    print(f"time per scene (read): median {1000 * float(np.median(seconds)):.1f} ms")
+    misses = [r for r in results if r["got"] != r["expected"]]
+    for r in misses[: args.show]:
+        print(f"  {r['file']}: expected {r['expected']!r}, got {r['got']!r}")
+    if args.json:
+        args.json.write_text(json.dumps({"exact": exact, "count": n, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
