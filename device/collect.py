@@ -602,18 +602,34 @@ def collect_live(
     frame with the guide box drawn (e.g. ``WebView.publish``).
     """
     writer = DigitWriter(out_dir)
+    try:
+        _save_keyed_digits(frames, read_key, writer, show, notify, box_fraction)
+    finally:  # a camera that fails mid-run still leaves a contact sheet of what was saved
+        contact = writer.write_contact_sheet()
+    return CollectSummary(writer.saved, [], contact)
+
+
+def _save_keyed_digits(
+    frames: Iterable[np.ndarray | None],
+    read_key: Callable[[], str | None],
+    writer: DigitWriter,
+    show: Callable[[np.ndarray], None] | None,
+    notify: Callable[[str], None],
+    box_fraction: float,
+) -> None:
     pending: str | None = None  # a label key pressed while the camera gave a bad frame
     for frame in frames:
         key = read_key() or pending
         if key in QUIT_KEYS:
-            break
+            return
         if frame is None or getattr(frame, "size", 0) == 0:
             pending = key
             continue
         pending = None
         x, y, w, h = guide_box(frame.shape, box_fraction)
         if show is not None:
-            annotated = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
+            is_bgr = frame.ndim == 3 and frame.shape[2] == 3
+            annotated = frame.copy() if is_bgr else cv2.cvtColor(to_gray(frame), cv2.COLOR_GRAY2BGR)
             cv2.rectangle(annotated, (x, y), (x + w, y + h), (0, 200, 255), 2)
             cv2.putText(annotated, f"0-9 saves, q quits ({writer.total} saved)", (10, 24),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 200, 255), 2, cv2.LINE_AA)  # fmt: skip
@@ -623,9 +639,7 @@ def collect_live(
             if digit is None:
                 notify("no digit in the box: hold it inside the square, dark ink on light paper")
                 continue
-            path = writer.save(key, digit)
-            notify(f"saved {path}")
-    return CollectSummary(writer.saved, [], writer.write_contact_sheet())
+            notify(f"saved {writer.save(key, digit)}")
 
 
 class TerminalKeys:
@@ -776,10 +790,11 @@ def _run_live(args: argparse.Namespace, open_frames: Callable[[str], Iterable[np
 
 
 def _camera_frames(source: str) -> Iterable[np.ndarray | None]:
-    """Frames from device.sources (written alongside the live loop)."""
-    from device import sources
+    """Frames from the camera (or a video, image or folder) through device.sources."""
+    from device.sources import SourceError, open_source
 
     try:
-        yield from sources.open_source(source)
-    except Exception as err:  # the camera's own error types vary by backend
-        raise CollectError(f"camera {source!r}: {err}") from None
+        with open_source(source) as frames:
+            yield from frames
+    except SourceError as err:
+        raise CollectError(str(err)) from None

@@ -61,11 +61,12 @@ def reading_record(
     """The JSON object for one stable reading.
 
     ``detections`` (objects with ``box``, ``digit``, ``confidence``) give the per-digit confidence
-    and boxes only when they spell the reading; otherwise those lists are empty rather than wrong.
+    and boxes only when they spell the reading (lines of text in a reading are separated by spaces);
+    otherwise those lists are empty rather than wrong.
     """
     when = when or dt.datetime.now(dt.UTC)
     spelled = "".join(str(int(d.digit)) for d in detections)
-    matching = detections if spelled == reading else []
+    matching = detections if spelled == "".join(reading.split()) else []  # lines are space-separated
     return {
         "time": when.astimezone().isoformat(timespec="milliseconds"),
         "reading": reading,
@@ -81,6 +82,8 @@ class JsonlReadings:
     stable reading changes to a new non-empty value (a reading that disappears and comes back is
     written again). ``write`` logs one reading directly.
     """
+
+    wants_frame = False  # the live loop need not draw a picture for this sink
 
     def __init__(self, path: str | Path | None = None, *, fsync: bool = False, stream: TextIO | None = None):
         self.path = None if path in (None, STDOUT) else Path(path)  # type: ignore[arg-type]

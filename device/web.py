@@ -73,7 +73,7 @@ def reading_record(detections: Sequence[Any], stable_reading: Any, frame_index: 
         "time": dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="milliseconds"),
         "frame": frame_index,
         "reading": reading_text(stable_reading),
-        "current": "".join(str(int(d.digit)) for d in detections),
+        "current": current_text(detections),
         "digits": [
             {
                 "digit": int(d.digit),
@@ -83,6 +83,15 @@ def reading_record(detections: Sequence[Any], stable_reading: Any, frame_index: 
             for d in detections
         ],
     }
+
+
+def current_text(detections: Sequence[Any]) -> str:
+    """This frame's digits in reading order, lines of text separated by a space (as the live loop)."""
+    lines: dict[int, str] = {}
+    for d in detections:
+        line = int(getattr(d, "line", 0))
+        lines[line] = lines.get(line, "") + str(int(d.digit))
+    return " ".join(lines[k] for k in sorted(lines))
 
 
 class _Latest:
@@ -275,6 +284,11 @@ class WebView:
         """Number of open MJPEG streams."""
         return self._latest.viewers
 
+    @property
+    def wants_frame(self) -> bool:
+        """True while someone watches the stream: the live loop may skip drawing otherwise."""
+        return self._latest.viewers > 0
+
     def start(self) -> WebView:
         """Bind and serve in a background thread. Raises WebViewError if the address is unusable."""
         if self._server is not None:
@@ -332,4 +346,6 @@ class WebView:
                 self._latest.sequence += 1
                 self._latest.condition.notify_all()
 
-    __call__ = publish  # the live loop's sink signature: sink(annotated_frame, detections, stable_reading)
+    # The live loop's sink protocol: sink(annotated_frame, detections, stable_reading), then close().
+    __call__ = publish
+    close = stop

@@ -117,6 +117,23 @@ def test_reading_objects_with_text_and_their_own_detections_are_accepted(tmp_pat
     assert lines_of(log)[0]["confidence"] == [0.998, 0.97, 0.991]
 
 
+def test_multi_line_readings_keep_their_confidences(tmp_path: Path) -> None:
+    class Stable(NamedTuple):
+        text: str
+        detections: list
+
+    log = tmp_path / "r.jsonl"
+    with JsonlReadings(log) as sink:
+        sink(None, [], Stable("40 7", FOUR_O_SEVEN))  # two lines of text on the sheet
+    record = lines_of(log)[0]
+    assert record["reading"] == "40 7"
+    assert record["confidence"] == [0.998, 0.97, 0.991]
+
+
+def test_the_log_needs_no_annotated_picture() -> None:
+    assert JsonlReadings.wants_frame is False
+
+
 def test_unwritable_file_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(ReadingsError, match=r"cannot append readings to .*missing") as info:
         JsonlReadings(tmp_path / "missing" / "r.jsonl")

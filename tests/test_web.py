@@ -24,6 +24,7 @@ class FakeDetection(NamedTuple):
     box: tuple[int, int, int, int]
     digit: int
     confidence: float
+    line: int = 0
 
 
 DETECTIONS = [FakeDetection((10, 20, 30, 40), 4, 0.97), FakeDetection((50, 20, 30, 40), 2, 0.91)]
@@ -99,6 +100,7 @@ class MjpegClient:
         return self.response.read(int(headers["content-length"]))
 
     def close(self) -> None:
+        self.response.close()  # the response holds the socket open too
         self.conn.close()
 
 
@@ -238,6 +240,30 @@ def test_publish_without_viewers_skips_encoding_but_updates_the_reading(view: We
     assert reading["reading"] == "7"
     assert reading["digits"] == []
     assert view.frames_published == 2
+
+
+def test_view_wants_frames_only_while_someone_watches(view: WebView) -> None:
+    assert not view.wants_frame  # the live loop can skip drawing for nobody
+    with CameraStandIn(view):
+        client = MjpegClient(view)
+        decode(client.next_jpeg())
+        assert view.wants_frame
+        client.close()
+        assert wait_until(lambda: not view.wants_frame)
+
+
+def test_view_is_a_live_loop_sink_with_close(view: WebView) -> None:
+    class Stable(NamedTuple):
+        text: str
+
+    two_lines = [FakeDetection((0, 0, 9, 9), 4, 0.9), FakeDetection((0, 20, 9, 9), 7, 0.8, line=1)]
+    view(np.zeros(FRAME_SHAPE, np.uint8), two_lines, Stable("4 7"))
+    reading = json.loads(get(view, "/reading.json")[2])
+    assert reading["reading"] == "4 7"
+    assert reading["current"] == "4 7"
+    view.close()
+    with pytest.raises(OSError):
+        get(view, "/reading.json")
 
 
 @pytest.mark.parametrize(
