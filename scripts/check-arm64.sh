@@ -18,11 +18,12 @@ SUITE=bookworm
 PYVER=3.11
 FRESH=0
 USE_BINFMT=1
-# name|expected runtime|pip requirements. numpy<2 and OpenCV<4.12 are what setup-pi.sh installs on
-# Bookworm (apt's picamera2 is built against numpy 1.x); litert-numpy2 is the Trixie-style stack.
+# name|expected runtime|pip requirements. numpy 1.24.2 is Bookworm's own python3-numpy, the one apt's
+# picamera2 is built against and setup-pi.sh pins (so OpenCV < 4.12, the last for numpy 1.x);
+# litert-numpy2 is the newest stack (as on Trixie, or anywhere without apt's picamera2).
 ALL_ENVS=(
-  "litert|ai-edge-litert|ai-edge-litert numpy<2 opencv-python-headless<4.12 tqdm"
-  "tflite|tflite-runtime|tflite-runtime==2.14.0 numpy<2 opencv-python-headless<4.12 tqdm"
+  "litert|ai-edge-litert|ai-edge-litert numpy==1.24.2 opencv-python-headless<4.12 tqdm"
+  "tflite|tflite-runtime|tflite-runtime==2.14.0 numpy==1.24.2 opencv-python-headless<4.12 tqdm"
   "litert-numpy2|ai-edge-litert|ai-edge-litert numpy>=2 opencv-python-headless tqdm"
 )
 ENVS="litert tflite litert-numpy2"
