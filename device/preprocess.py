@@ -116,9 +116,13 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a 2-D grayscale or HxWx3 BGR image, got shape {img.shape}")
 
 
+def _border_pixels(image: np.ndarray) -> np.ndarray:
+    return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.float32)
+
+
 def ink_is_dark(gray: np.ndarray) -> bool:
     """Guess the ink polarity: the border of a digit crop is mostly background."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.float32)
+    border = _border_pixels(gray)
     # Ink pulls the mean away from the background level, towards its own side.
     return float(np.median(border)) > float(gray.mean())
 
@@ -132,13 +136,14 @@ def _bright_ink(gray: np.ndarray, ink: InkPolarity) -> np.ndarray:
     if dark:
         x = 255.0 - x
     # Paper is rarely pure white and ink rarely pure black: stretch between the background level
-    # (the border's median) and the ink level (a high percentile), as MNIST's scans were.
-    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
-    background = float(np.median(border))
-    ink_level = float(np.percentile(x, 99))
+    # (the border's median) and the ink level (the 99th percentile), as MNIST's scans were.
+    border = _border_pixels(x)
+    background = float(np.partition(border, border.size // 2)[border.size // 2])
+    flat = x.ravel()
+    ink_level = float(np.partition(flat, int(0.99 * (flat.size - 1)))[int(0.99 * (flat.size - 1))])
     if ink_level - background < 8.0:  # no contrast: nothing that could be a digit
         return np.zeros_like(x)
-    return np.clip((x - background) / (ink_level - background), 0.0, 1.0)
+    return np.clip((x - background) * (1.0 / (ink_level - background)), 0.0, 1.0)
 
 
 def normalize_digit(crop: np.ndarray, ink: InkPolarity = "auto") -> np.ndarray:
@@ -153,8 +158,9 @@ def normalize_digit(crop: np.ndarray, ink: InkPolarity = "auto") -> np.ndarray:
     if gray.size == 0 or min(gray.shape) < 1:
         return out
     ink_map = _bright_ink(gray, ink)
-    rows = np.flatnonzero((ink_map > 0.2).any(axis=1))
-    cols = np.flatnonzero((ink_map > 0.2).any(axis=0))
+    inked = ink_map > 0.2
+    rows = np.flatnonzero(inked.any(axis=1))
+    cols = np.flatnonzero(inked.any(axis=0))
     if rows.size == 0 or cols.size == 0:
         return out
     tight = ink_map[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -171,9 +177,9 @@ def normalize_digit(crop: np.ndarray, ink: InkPolarity = "auto") -> np.ndarray:
     mass = float(canvas.sum())
     if mass <= 0:
         return out
-    yy, xx = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
-    cy, cx = float((yy * canvas).sum() / mass), float((xx * canvas).sum() / mass)
-    centre = (IMAGE_SIZE - 1) / 2.0
+    moments = cv2.moments(canvas)
+    cy, cx = moments["m01"] / moments["m00"], moments["m10"] / moments["m00"]
+    centre = IMAGE_SIZE / 2.0  # where MNIST has it: the mean centre of mass of its digits is (14.0, 14.0)
     shift = np.float32([[1, 0, centre - cx], [0, 1, centre - cy]])
     moved = cv2.warpAffine(canvas, shift, (IMAGE_SIZE, IMAGE_SIZE), flags=cv2.INTER_LINEAR)
     return np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -28,15 +28,13 @@ class ModelConfig:
     # given): sqrt(2 / fan_in) keeps ReLU activations at a steady scale through all nine layers.
     init_scale: float = 2.0
     pool2: str = "max"  # "max" or "avg": the paper does not say which pooling follows conv2
-    dropout: float = 0.3  # before the 500-unit layer's output; not in the paper, inference-free
-    reconstruction: bool = False  # also output the 28x28 map for an auxiliary reconstruction loss
+    dropout: float = 0.3  # on the 500-unit layer's output; not in the paper, free at inference
 
 
 def build_model(config: ModelConfig | None = None, name: str = "zmg_cae_fc") -> keras.Model:
     """Build the paper's network; input (28, 28, 1) float in [0, 1], output 10 softmax probabilities.
 
-    With ``config.reconstruction`` the model has a second output, ``reconstruction`` (the decoder's
-    28x28 map through a sigmoid), for an auxiliary loss; ``classifier_only`` strips it for export.
+    Trained end to end through the classifier: the decoder's 28x28 map is a learned feature map.
     """
     cfg = config or ModelConfig()
     reg = keras.regularizers.L2(cfg.l2) if cfg.l2 > 0 else None
@@ -74,14 +72,11 @@ def build_model(config: ModelConfig | None = None, name: str = "zmg_cae_fc") -> 
     logits = layers.Dense(NUM_CLASSES, kernel_initializer=init(), kernel_regularizer=reg,
                           name="logits")(x)
     probs = layers.Softmax(name="probabilities")(logits)
-    if not cfg.reconstruction:
-        return keras.Model(inputs, probs, name=name)
-    recon = layers.Activation("sigmoid", name="reconstruction")(feature_map)
-    return keras.Model(inputs, {"probabilities": probs, "reconstruction": recon}, name=name)
+    return keras.Model(inputs, probs, name=name)
 
 
 def classifier_only(model: keras.Model) -> keras.Model:
-    """The image -> probabilities part of a model (drops an auxiliary reconstruction output)."""
+    """The image -> probabilities part of a model (drops any extra output a variant may add)."""
     if len(model.outputs) == 1:
         return model
     return keras.Model(model.inputs, model.get_layer("probabilities").output, name=model.name)

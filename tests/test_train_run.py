@@ -1,0 +1,127 @@
+"""The paper's network, a short training run, resuming, and `train`'s errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras", reason="training needs the [train] extra")
+
+from train import trainer  # noqa: E402
+from train.cli import main  # noqa: E402
+from train.model import build_model, multiply_accumulates  # noqa: E402
+from train.recipes import get_recipe  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory, mnist_small) -> Path:
+    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
+    np.savez(path, x_train=mnist_small["x_train"][:1200], y_train=mnist_small["y_train"][:1200],
+             x_test=mnist_small["x_test"][:300], y_test=mnist_small["y_test"][:300])
+    return path
+
+
+def test_network_matches_the_paper():
+    model = build_model()
+    assert model.count_params() == 488_935  # paper.md: about 489 k
+    assert abs(multiply_accumulates(model) - 16.5e6) < 0.1e6  # and 16.5 M multiply-accumulates
+    assert model.get_layer("upsample2").output.shape == (None, 28, 28, 1)  # the decoder's 28x28 map
+    assert model.get_layer("fc1").units == 500
+    out = model.predict(np.zeros((3, 28, 28, 1), np.float32), verbose=0)
+    assert out.shape == (3, 10)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def read_history(out: Path) -> list[dict[str, str]]:
+    with (out / "history.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_short_training_beats_chance_and_writes_everything(tmp_path, small_npz, capsys):
+    out = tmp_path / "run"
+    code = main(["--config", "paper", "--data", str(small_npz), "--epochs", "3", "--out", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    accuracy = float(printed.split("MNIST test accuracy:")[1].split("%")[0])
+    assert accuracy > 75.0  # chance is 10 %
+    for name in ("model.keras", "report.md", "history.csv", "confusion.png", "loss.png", "config.json",
+                 "checkpoints/last.keras", "checkpoints/state.json"):
+        assert (out / name).is_file(), name
+    assert list((out / "logs").rglob("events.out.tfevents*")), "TensorBoard logs"
+    assert len(read_history(out)) == 3
+    report = (out / "report.md").read_text()
+    assert f"{accuracy:.2f} %" in report and "confusion.png" in report
+    reloaded = keras.saving.load_model(out / "model.keras")
+    assert reloaded.output_shape == (None, 10)
+
+
+def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, small_npz, monkeypatch):
+    out = tmp_path / "run"
+    options = trainer.RunOptions(recipe=get_recipe("paper", epochs=3), out_dir=out, data=small_npz,
+                                 verbose=0, seed=5)
+    real_fit = keras.Model.fit
+    calls = {"n": 0}
+
+    def fit_then_ctrl_c(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # Ctrl-C during the second epoch
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_then_ctrl_c)
+    with pytest.raises(trainer.Interrupted, match="--resume"):
+        trainer.run_training(options)
+    assert json.loads((out / "checkpoints" / "state.json").read_text())["epoch"] == 1
+    assert not (out / "model.keras").exists()
+
+    monkeypatch.setattr(keras.Model, "fit", real_fit)
+    with pytest.raises(Exception, match="already holds a run"):
+        trainer.run_training(options)  # without --resume nothing is overwritten
+    result = trainer.run_training(trainer.RunOptions(**{**options.__dict__, "resume": True}))
+    assert result.epochs == 3
+    assert [row["epoch"] for row in read_history(out)] == ["0", "1", "2"]
+    assert json.loads((out / "checkpoints" / "state.json").read_text())["epoch"] == 3
+    assert result.test.accuracy > 0.6
+
+
+def test_same_seed_gives_the_same_epoch_data(mnist_small):
+    from train.data import DigitSet
+
+    train_set = DigitSet(mnist_small["x_train"][:64], mnist_small["y_train"][:64].astype(np.int64))
+    recipe = get_recipe("robust")
+    a = trainer.EpochData(train_set, recipe, seed=7).get(3)
+    b = trainer.EpochData(train_set, recipe, seed=7).get(3)
+    c = trainer.EpochData(train_set, recipe, seed=8).get(3)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--data", "/no/such/mnist.npz"], "no such file"),
+        (["--extra", "/no/such/folder"], "no such file"),
+    ],
+)
+def test_missing_paths_exit_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and err.startswith("train: error:")
+
+
+def test_bad_data_and_flags_exit_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((4, 32, 32)), y_train=np.zeros(4), x_test=np.zeros((2, 32, 32)),
+             y_test=np.zeros(2))
+    for argv in (["--data", str(bad), "--out", str(tmp_path / "o")], ["--epochs", "0"], ["--config", "nope"]):
+        proc = subprocess.run([sys.executable, "-m", "train", *argv], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "error:" in proc.stderr.strip().splitlines()[-1]

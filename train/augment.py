@@ -1,0 +1,126 @@
+"""Camera-like augmentation for the robust recipe.
+
+Each MNIST digit is re-rendered the way a Pi camera would see a digit on paper: a random affine
+warp (rotation, scale, shear), thinner or thicker strokes, blur, dark ink on paper of uneven
+brightness with sensor noise, and an imperfect crop (loose, tight, off-centre, or with a fragment of
+a neighbouring stroke). The result then goes through ``device.preprocess.normalize_digit`` exactly
+as a segmented camera crop does, so the network trains on what the device will feed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from device.preprocess import normalize_digit
+
+_UPSCALE = 2  # work at 56x56 so stroke-width changes and warps stay smooth
+_CANVAS = 84  # room for rotation and scale without clipping the digit
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random camera-like distortions (all uniform)."""
+
+    rotation_deg: float = 12.0
+    scale: tuple[float, float] = (0.85, 1.15)
+    shear: float = 0.2
+    stroke_change_prob: float = 0.5  # thin or thicken strokes with this probability
+    blur_sigma: tuple[float, float] = (0.0, 1.2)
+    noise_std: tuple[float, float] = (0.0, 12.0)  # gray levels, after rendering on paper
+    paper_level: tuple[float, float] = (150.0, 250.0)
+    ink_contrast: tuple[float, float] = (70.0, 200.0)  # paper minus ink
+    gradient: float = 40.0  # largest brightness change across the crop
+    crop_margin: tuple[float, float] = (-0.06, 0.35)  # fraction of the digit's size, per side
+    neighbour_prob: float = 0.1  # a stroke of the next digit pokes into the crop
+
+
+def _random_affine(rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    angle = np.deg2rad(rng.uniform(-cfg.rotation_deg, cfg.rotation_deg))
+    scale = rng.uniform(*cfg.scale)
+    shear = rng.uniform(-cfg.shear, cfg.shear)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    linear = scale * rot @ np.array([[1.0, shear], [0.0, 1.0]])
+    centre = np.array([_CANVAS / 2, _CANVAS / 2])
+    offset = centre - linear @ centre
+    return np.hstack([linear, offset[:, None]]).astype(np.float32)
+
+
+def _ink_crop(ink: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Cut a window around the ink with random, possibly negative, margins."""
+    rows = np.flatnonzero(ink.max(axis=1) > 0.3)
+    cols = np.flatnonzero(ink.max(axis=0) > 0.3)
+    if rows.size == 0 or cols.size == 0:
+        return ink
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    h, w = bottom - top, right - left
+    size = max(h, w)
+    margins = rng.uniform(*cfg.crop_margin, size=4) * size
+    # Never cut more than a sliver off a thin digit such as "1": clip negative margins by width.
+    margins[2:] = np.maximum(margins[2:], cfg.crop_margin[0] * w)
+    y0 = int(np.clip(round(top - margins[0]), 0, ink.shape[0] - 1))
+    y1 = int(np.clip(round(bottom + margins[1]), y0 + 1, ink.shape[0]))
+    x0 = int(np.clip(round(left - margins[2]), 0, ink.shape[1] - 1))
+    x1 = int(np.clip(round(right + margins[3]), x0 + 1, ink.shape[1]))
+    return ink[y0:y1, x0:x1]
+
+
+def _add_neighbour_stroke(ink: np.ndarray, rng: np.random.Generator) -> None:
+    """Draw a short stroke touching the left or right edge, as a neighbouring digit would."""
+    h, w = ink.shape
+    x = 0 if rng.random() < 0.5 else w - 1
+    y0, y1 = sorted(rng.integers(0, h, size=2))
+    thickness = max(1, round(w / 14))
+    cv2.line(ink, (x, int(y0)), (x + int(rng.integers(-2, 3)), int(y1)), 1.0, thickness)
+
+
+def camera_like(digit: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig | None = None) -> np.ndarray:
+    """One MNIST digit (28x28 uint8, bright ink) -> a photographed-looking crop (uint8, dark ink)."""
+    cfg = cfg or AugmentConfig()
+    size = 28 * _UPSCALE
+    big = cv2.resize(digit.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_LINEAR)
+    canvas = np.zeros((_CANVAS, _CANVAS), np.float32)
+    pad = (_CANVAS - size) // 2
+    canvas[pad : pad + size, pad : pad + size] = big
+    ink = cv2.warpAffine(canvas, _random_affine(rng, cfg), (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR)
+    if rng.random() < cfg.stroke_change_prob:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        ink = cv2.dilate(ink, kernel) if rng.random() < 0.5 else cv2.erode(ink, kernel)
+    sigma = rng.uniform(*cfg.blur_sigma)
+    if sigma > 0.3:
+        ink = cv2.GaussianBlur(ink, (0, 0), sigma)
+    ink = _ink_crop(ink, rng, cfg)
+    ink = np.ascontiguousarray(ink)
+    if rng.random() < cfg.neighbour_prob:
+        _add_neighbour_stroke(ink, rng)
+
+    # Dark ink on paper, lit unevenly, with sensor noise.
+    h, w = ink.shape
+    paper = rng.uniform(*cfg.paper_level)
+    contrast = min(rng.uniform(*cfg.ink_contrast), paper - 5.0)
+    angle = rng.uniform(0, 2 * np.pi)
+    strength = rng.uniform(0, cfg.gradient)
+    ramp_x = np.arange(w, dtype=np.float32) * (np.cos(angle) * strength / max(w, 1))
+    ramp_y = np.arange(h, dtype=np.float32)[:, None] * (np.sin(angle) * strength / max(h, 1))
+    ramp = ramp_y + ramp_x
+    photo = paper + ramp - contrast * np.clip(ink, 0.0, 1.0)
+    photo += rng.standard_normal(photo.shape, dtype=np.float32) * np.float32(rng.uniform(*cfg.noise_std))
+    return np.clip(photo, 0, 255).astype(np.uint8)
+
+
+def augment_batch(
+    digits: np.ndarray,
+    rng: np.random.Generator,
+    clean_fraction: float = 0.3,
+    cfg: AugmentConfig | None = None,
+) -> np.ndarray:
+    """(N, 28, 28) MNIST digits -> (N, 28, 28) uint8 MNIST-style, most of them via a camera-like crop.
+
+    A ``clean_fraction`` of the digits stays as it is, so the original distribution is still seen.
+    """
+    out = np.array(digits, dtype=np.uint8, copy=True)
+    for i in np.flatnonzero(rng.random(len(digits)) >= clean_fraction):
+        out[i] = normalize_digit(camera_like(digits[i], rng, cfg), ink="dark")
+    return out

@@ -1,0 +1,90 @@
+"""`train`: train the paper's network on MNIST (optionally with another handwriting set) and report.
+
+    train --config paper --data ../shared/data/mnist.npz --out runs/paper
+    train --config robust --data mnist.npz --extra my_digits/ --out runs/mine
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from train.recipes import RECIPES
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train",
+        description="Train the convolutional-autoencoder digit network of Zeng, Meng and Guo; writes "
+        "OUT/model.keras, checkpoints, TensorBoard logs, history.csv and report.md with plots.",
+    )
+    parser.add_argument("--config", choices=sorted(RECIPES), default="paper",
+                        help="recipe: 'paper' (MNIST as in the paper) or 'robust' (camera-like "
+                        "augmentation, the shipped model). Default: paper")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="MNIST as a Keras-layout .npz or a folder of the four IDX files; "
+                        "default: the Keras download and cache (~/.keras/datasets)")
+    parser.add_argument("--extra", type=Path, default=None,
+                        help="another people's handwriting (.npz with x/y or Keras layout, or a folder "
+                        "0/..9/ of images): half is mixed into training, half held out and reported")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, help="epochs (default: the recipe's)")
+    length.add_argument("--steps", type=_positive_int, help="training steps (batches) instead of epochs")
+    parser.add_argument("--batch-size", type=_positive_int, default=None,
+                        help="global batch size, split across GPUs (default 128)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/CONFIG)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --out from its last finished epoch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+    from train.data import DataError
+    from train.recipes import get_recipe
+    from train.trainer import Interrupted, RunOptions, run_training
+
+    for flag, path in (("--data", args.data), ("--extra", args.extra)):
+        if path is not None and not path.exists():
+            print(f"train: error: {flag} {path}: no such file or folder", file=sys.stderr)
+            return 2
+    recipe = get_recipe(args.config, epochs=args.epochs, batch_size=args.batch_size)
+    out_dir = args.out or Path("runs") / args.config
+    command = "train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra,
+                         steps=args.steps, seed=args.seed, resume=args.resume,
+                         verbose=2 if args.quiet else 1, command=command)
+    try:
+        result = run_training(options)
+    except DataError as err:
+        print(f"train: error: {err}", file=sys.stderr)
+        return 2
+    except Interrupted as err:
+        print(f"train: {err}", file=sys.stderr)
+        return 130
+    print(f"MNIST test accuracy: {100 * result.test.accuracy:.2f} %")
+    if result.extra is not None:
+        print(f"{result.extra.name} accuracy: {100 * result.extra.accuracy:.2f} %")
+    print(f"model: {result.model_path}\nreport: {result.report_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Training recipes (``train --config NAME``): every setting of a run in one place.
+
+``paper``: the paper's network and data path (MNIST through the paper's preprocessing), with the
+settings the paper leaves open chosen as recorded in docs/paper-choices.md.
+``robust``: the same network trained on camera-like re-renderings of MNIST (train/augment.py), the
+recipe of the model we ship.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from train.model import ModelConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    epochs: int
+    batch_size: int = 128
+    learning_rate: float = 1e-3  # Adam, cosine-decayed to lr_floor * learning_rate over the run
+    lr_floor: float = 0.01
+    augment: bool = False
+    clean_fraction: float = 0.3  # with augment: share of digits left as MNIST drew them
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+RECIPES: dict[str, Recipe] = {
+    "paper": Recipe(name="paper", epochs=12),
+    "robust": Recipe(name="robust", epochs=15, augment=True),
+}
+
+
+def get_recipe(name: str, epochs: int | None = None, batch_size: int | None = None) -> Recipe:
+    """The named recipe with optional overrides from the command line."""
+    recipe = RECIPES[name]
+    overrides: dict[str, Any] = {}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
+    return replace(recipe, **overrides)

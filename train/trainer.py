@@ -1,0 +1,257 @@
+"""Training: data -> paper preprocessing -> the paper's network -> checkpoints, logs and a report.
+
+One epoch at a time, so that each epoch's data (shuffling and, for the robust recipe, the
+camera-like augmentation) comes from a generator seeded by (seed, epoch): a run is reproducible,
+and a resumed run sees exactly the data the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from device.preprocess import PREPROCESS_VERSION, prepare_mnist
+from train.augment import augment_batch
+from train.data import DataError, DigitSet, load_extra, load_mnist, split_half
+from train.recipes import Recipe
+from train.report import (
+    Evaluation,
+    atomic_write,
+    evaluate,
+    plot_confusion,
+    plot_history,
+    write_report,
+    write_text,
+)
+
+CHECKPOINT_NAME = "last.keras"
+STATE_NAME = "state.json"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    recipe: Recipe
+    out_dir: Path
+    data: Path | None = None  # None: the Keras MNIST download
+    extra: Path | None = None
+    steps: int | None = None  # overrides recipe.epochs when given
+    seed: int = 0
+    resume: bool = False
+    verbose: int = 1  # Keras: 0 silent, 1 progress bar, 2 one line per epoch
+    command: str = "train"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    model_path: Path
+    report_path: Path
+    test: Evaluation
+    extra: Evaluation | None
+    epochs: int
+    seconds: float
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training; the last finished epoch's checkpoint is kept."""
+
+
+def _machine() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = []
+        for gpu in gpus:
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        return f"{len(gpus)} GPU: {', '.join(names)}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU only: {os.cpu_count()} cores, {cpu}"
+
+
+def _strategy():  # -> tf.distribute.Strategy
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _compile(model, recipe: Recipe, total_steps: int) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        recipe.learning_rate, decay_steps=max(1, total_steps), alpha=recipe.lr_floor
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+class EpochData:
+    """Each epoch's training arrays, prepared one epoch ahead in a background thread."""
+
+    def __init__(self, train: DigitSet, recipe: Recipe, seed: int) -> None:
+        self.train, self.recipe, self.seed = train, recipe, seed
+        self._clean = prepare_mnist(train.x) if not recipe.augment else None
+        self._pending: dict[int, threading.Thread] = {}
+        self._ready: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _make(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(len(self.train))
+        if self._clean is not None:
+            return self._clean[order], self.train.y[order]
+        digits = augment_batch(self.train.x[order], rng, self.recipe.clean_fraction)
+        return prepare_mnist(digits), self.train.y[order]
+
+    def prefetch(self, epoch: int) -> None:
+        if epoch in self._ready or epoch in self._pending:
+            return
+
+        def work() -> None:
+            self._ready[epoch] = self._make(epoch)
+
+        thread = threading.Thread(target=work, name=f"epoch-{epoch}-data", daemon=True)
+        self._pending[epoch] = thread
+        thread.start()
+
+    def get(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        self.prefetch(epoch)
+        self._pending.pop(epoch).join()
+        return self._ready.pop(epoch)
+
+
+def _save_checkpoint(model, checkpoint_dir: Path, state: dict) -> None:
+    atomic_write(checkpoint_dir / CHECKPOINT_NAME, lambda tmp: model.save(tmp))
+    write_text(checkpoint_dir / STATE_NAME, json.dumps(state, indent=2))
+
+
+def _load_state(checkpoint_dir: Path) -> dict:
+    try:
+        return json.loads((checkpoint_dir / STATE_NAME).read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{checkpoint_dir}: no usable checkpoint to resume from ({err})") from None
+
+
+def run_training(options: RunOptions) -> RunResult:
+    """Train one run end to end; see the module docstring. Raises DataError or Interrupted."""
+    import keras
+    import tensorflow as tf
+
+    from train.model import build_model
+
+    recipe, out_dir = options.recipe, options.out_dir
+    checkpoint_dir = out_dir / "checkpoints"
+    if not options.resume and (checkpoint_dir / STATE_NAME).exists():
+        raise DataError(f"{out_dir} already holds a run: pass --resume to continue it, or choose another --out")
+
+    mnist = load_mnist(options.data)
+    train_set, extra_test = mnist.train, None
+    if options.extra is not None:
+        extra_train, extra_test = split_half(load_extra(options.extra), options.seed)
+        train_set = DigitSet(np.concatenate([train_set.x, extra_train.x]),
+                             np.concatenate([train_set.y, extra_train.y]))
+    x_test = prepare_mnist(mnist.test.x)
+
+    keras.utils.set_random_seed(options.seed)
+    tf.config.experimental.enable_op_determinism()
+    steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
+    total_steps = options.steps or recipe.epochs * steps_per_epoch
+    epochs = math.ceil(total_steps / steps_per_epoch)
+
+    strategy = _strategy()
+    start_epoch = 0
+    with strategy.scope():
+        if options.resume:
+            state = _load_state(checkpoint_dir)
+            start_epoch = int(state["epoch"])
+            model = keras.saving.load_model(checkpoint_dir / CHECKPOINT_NAME)
+        else:
+            model = build_model(recipe.model)
+            _compile(model, recipe, total_steps)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if start_epoch == 0:  # a fresh run: drop any history left by a run that died before its first epoch
+        (out_dir / "history.csv").unlink(missing_ok=True)
+    write_text(out_dir / "config.json", json.dumps(
+        {"recipe": recipe.to_dict(), "seed": options.seed, "data": str(options.data),
+         "extra": str(options.extra), "steps": total_steps, "epochs": epochs,
+         "preprocess_version": PREPROCESS_VERSION}, indent=2, default=str))
+    callbacks = [
+        # append: fit() runs once per epoch, and each call would otherwise start the file anew
+        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs")),
+    ]
+    data = EpochData(train_set, recipe, options.seed)
+    started = time.monotonic()
+    for epoch in range(start_epoch, epochs):
+        x_epoch, y_epoch = data.get(epoch)
+        if epoch + 1 < epochs:
+            data.prefetch(epoch + 1)  # augment the next epoch while this one trains
+        steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+        try:
+            model.fit(x_epoch, y_epoch, batch_size=recipe.batch_size, epochs=epoch + 1,
+                      initial_epoch=epoch, steps_per_epoch=steps, shuffle=False,
+                      validation_data=(x_test, mnist.test.y), callbacks=callbacks,
+                      verbose=options.verbose)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted in epoch {epoch + 1}; {checkpoint_dir} holds epoch {epoch}: "
+                "continue with the same command and --resume") from None
+        _save_checkpoint(model, checkpoint_dir, {"epoch": epoch + 1, "epochs": epochs,
+                                                  "seed": options.seed, "recipe": recipe.name})
+    seconds = time.monotonic() - started
+
+    model_path = out_dir / "model.keras"
+    atomic_write(model_path, lambda tmp: model.save(tmp))
+    test_eval = evaluate("MNIST test", model.predict(x_test, batch_size=512, verbose=0), mnist.test.y)
+    evaluations = [(test_eval, "confusion.png")]
+    extra_eval = None
+    if extra_test is not None:
+        probs = model.predict(prepare_mnist(extra_test.x), batch_size=512, verbose=0)
+        extra_eval = evaluate(f"held-out half of {options.extra.name}", probs, extra_test.y)
+        evaluations.append((extra_eval, "confusion_extra.png"))
+    for evaluation, image in evaluations:
+        plot_confusion(evaluation, out_dir / image)
+    plot_history(_history(out_dir), out_dir / "loss.png")
+    facts = {
+        "recipe": recipe.name,
+        "training digits": f"{len(train_set):,}" + (
+            f" (MNIST 60,000 + {len(train_set) - len(mnist.train):,} from {options.extra.name})"
+            if options.extra else ""),
+        "epochs / steps": f"{epochs} / {total_steps:,} (batch {recipe.batch_size})",
+        "seed": str(options.seed),
+        "wall time": f"{seconds / 60:.1f} min" + (f" (this session, from epoch {start_epoch})"
+                                                  if start_epoch else ""),
+        "machine": _machine(),
+        "TensorFlow / Keras": f"{tf.__version__} / {keras.__version__}",
+        "preprocessing": PREPROCESS_VERSION,
+        "parameters": f"{model.count_params():,}",
+    }
+    report_path = write_report(out_dir, options.command, facts, evaluations)
+    return RunResult(model_path, report_path, test_eval, extra_eval, epochs, seconds)
+
+
+def _history(out_dir: Path) -> dict[str, list[float]]:
+    from train.report import read_history
+
+    return read_history(out_dir / "history.csv")
