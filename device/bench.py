@@ -24,6 +24,7 @@ from device.preprocess import prepare_crops
 from device.recognizer import Recognizer, reading_string
 from device.runtime import load_interpreter_class
 from device.segment import segment
+from device.sources import IMAGE_SUFFIXES
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 STAGES = ("decode", "segment", "preprocess", "inference")
@@ -39,7 +40,8 @@ def default_bench_image(digits: int = 6) -> Path:
     if labels.is_file():
         with open(labels, newline="") as f:
             for row in csv.DictReader(f):
-                if len(row["text"]) == digits and " " not in row["text"]:
+                is_image = Path(row["file"]).suffix.lower() in IMAGE_SUFFIXES
+                if is_image and len(row["text"]) == digits and " " not in row["text"]:
                     return SAMPLES / row["file"]
     raise BenchError(f"no bundled sample with {digits} digits in {SAMPLES}: pass --image")
 
@@ -103,9 +105,7 @@ class BenchResult:
         return "\n".join(lines)
 
 
-def _naive_frame(
-    jpeg: np.ndarray, model_path: Path, interpreter_class: type, threads: int
-) -> tuple[float, float]:
+def _naive_frame(jpeg: np.ndarray, model_path: Path, interpreter_class: type, threads: int) -> tuple[float, float]:
     """One frame the naive way; (total seconds, seconds spent building the interpreter)."""
     start = time.perf_counter()
     frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)

@@ -59,12 +59,8 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument(
         "--model", "-m", metavar="M", default=None, help="TFLite model (default: the bundled int8 model)"
     )
-    common.add_argument(
-        "--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads (default 1)"
-    )
-    common.add_argument(
-        "--verbose", "-v", action="store_true", help="say which runtime and model were loaded"
-    )
+    common.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads (default 1)")
+    common.add_argument("--verbose", "-v", action="store_true", help="say which runtime and model were loaded")
     return common
 
 
@@ -237,9 +233,7 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="picamera (default), usb:N, a video file, an image or a folder of images",
     )
     parser.add_argument("--headless", action="store_true", help="no window: print stable readings")
-    parser.add_argument(
-        "--record", metavar="OUT", type=Path, help="write the annotated video (.avi/.mp4/.mkv)"
-    )
+    parser.add_argument("--record", metavar="OUT", type=Path, help="write the annotated video (.avi/.mp4/.mkv)")
     parser.add_argument(
         "--serve", metavar="[HOST:]PORT", help="show the annotated stream and the reading in a web browser"
     )
@@ -350,16 +344,13 @@ def run_live_command(args: argparse.Namespace) -> int:
             hint = "" if args.headless else " (or run with --headless)"
             return _fail(f"{exc}{hint}")
         try:
-            stats = run_live(
-                source, recognizer, sinks, stable_frames=args.stable_frames, max_frames=args.max_frames
-            )
+            stats = run_live(source, recognizer, sinks, stable_frames=args.stable_frames, max_frames=args.max_frames)
         except SourceError as exc:
             print(f"{PROG}: {exc}; stopping", file=sys.stderr)
             return EXIT_STOPPED
     if args.verbose:
         print(
-            f"{PROG}: {stats.frames} frames ({stats.bad_frames} skipped) in {stats.seconds:.1f} s, "
-            f"{stats.fps:.1f} FPS",
+            f"{PROG}: {stats.frames} frames ({stats.bad_frames} skipped) in {stats.seconds:.1f} s, {stats.fps:.1f} FPS",
             file=sys.stderr,
         )
     return 0

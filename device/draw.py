@@ -27,9 +27,7 @@ def to_bgr(frame: np.ndarray) -> np.ndarray:
     return frame.copy()
 
 
-def _label(
-    image: np.ndarray, text: str, origin: tuple[int, int], color: tuple[int, int, int], scale: float
-) -> None:
+def _label(image: np.ndarray, text: str, origin: tuple[int, int], color: tuple[int, int, int], scale: float) -> None:
     """Text on a filled background, so it stays readable on any paper."""
     thickness = max(1, round(scale * 2))
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)

@@ -131,9 +131,7 @@ def run_live(
             except (ValueError, cv2.error) as exc:  # a frame of a kind the pipeline cannot take
                 stats.bad_frames += 1
                 stability.skip()
-                _warn(
-                    f"skipped a frame: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                )
+                _warn(f"skipped a frame: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
                 continue
             stats.frames += 1
             fps = meter.tick(time.perf_counter())
@@ -209,9 +207,7 @@ class HeadlessPrinter:
 
 def display_available() -> str | None:
     """None if OpenCV can open a window here, else the reason why not (one line)."""
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "no display (DISPLAY is not set)"
     try:
         cv2.namedWindow("device-probe", cv2.WINDOW_AUTOSIZE)
@@ -298,9 +294,7 @@ class VideoRecorder:
             fourcc = cv2.VideoWriter.fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
             self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, self._size)
             if not self._writer.isOpened():
-                raise LiveError(
-                    f"cannot write video {self.path} (codec {VIDEO_CODECS[self.path.suffix.lower()]})"
-                )
+                raise LiveError(f"cannot write video {self.path} (codec {VIDEO_CODECS[self.path.suffix.lower()]})")
         if (frame.shape[1], frame.shape[0]) != self._size:
             frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(frame)

@@ -55,13 +55,13 @@ class SegmentParams:
     max_height: float = 0.6  # ... and at most this fraction of the frame height
     max_width: float = 0.5  # ... and at most this fraction of the frame width
     max_aspect: float = 1.8  # width / height above this: a dash or a line remnant, not one digit
-    min_relative_height: float = (
-        0.5  # parts shorter than this fraction of the writing's typical height: noise
-    )
+    min_relative_height: float = 0.5  # parts shorter than this fraction of the writing's typical height: noise
     max_relative_height: float = 1.7  # ... taller than this multiple: a paper edge, a fold, a hand
     table_level: float = 0.38  # paper darker than this fraction of the bright paper: the table, not paper
-    edge_step: float = 0.6  # a thin part between paper levels differing by this ratio: the paper's edge
+    edge_step: float = 0.6  # a thin part between brightnesses differing by this ratio: the paper's edge
     merge_overlap: float = 0.45  # x-overlap (of the narrower part) above which two parts are one digit
+    stack_gap: float = 0.12  # parts one above the other this close (of the taller's height) are one digit
+    sliver_reach: int = 4  # half-res pixels: thin parts this close to a border-touching blob are its edge
     fragment_min: float = 0.15  # stroke fragments at least this fraction of the typical height ...
     fragment_gap: float = 0.2  # ... and at most this far from a digit (same unit) belong to it
     crop_margin: float = 0.15  # crops get this fraction of the digit's size as margin
@@ -91,6 +91,7 @@ class InkImages:
     weak: np.ndarray  # 0/255: possibly ink (closed)
     strong: np.ndarray  # 0/255: certainly ink
     paper_small: np.ndarray  # the paper's brightness at quarter resolution
+    gray_small: np.ndarray  # the frame's brightness at quarter resolution
 
 
 def _percentiles_u8(image: np.ndarray, quantiles: tuple[float, ...]) -> list[int]:
@@ -115,9 +116,7 @@ def ink_images(gray: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> InkI
     # Rulings: long straight dark runs, found at quarter resolution on a max-pooled darkness (a
     # 1-px line keeps its full darkness), then subtracted at full resolution from the pixels that
     # are no darker than the ruling there. Ink crossing a line is darker than the line and stays.
-    dark_pooled = cv2.resize(
-        cv2.dilate(darkness, np.ones((4, 4), np.uint8)), (qw, qh), interpolation=cv2.INTER_NEAREST
-    )
+    dark_pooled = cv2.resize(cv2.dilate(darkness, np.ones((4, 4), np.uint8)), (qw, qh), interpolation=cv2.INTER_NEAREST)
     tol = 2 * params.line_tilt_tolerance + 1
     col_tol = 2 * params.column_tilt_tolerance + 1
     rows_len = max(3, round(params.line_length * qw))
@@ -148,7 +147,7 @@ def ink_images(gray: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> InkI
     strong = cv2.bitwise_and(cv2.threshold(darkness, strong_t, 255, cv2.THRESH_BINARY)[1], contrast_ok)
     weak = cv2.bitwise_and(cv2.threshold(darkness, weak_t, 255, cv2.THRESH_BINARY)[1], weak_contrast_ok)
     weak = cv2.morphologyEx(weak, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    return InkImages(darkness=darkness, weak=weak, strong=strong, paper_small=paper_small)
+    return InkImages(darkness=darkness, weak=weak, strong=strong, paper_small=paper_small, gray_small=small)
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,6 +162,7 @@ class _Part:
     x1: int  # exclusive
     y1: int
     labels: list[int]
+    area: int = 0  # ink pixels
 
     @property
     def height(self) -> int:
@@ -176,6 +176,7 @@ class _Part:
         self.x0, self.y0 = min(self.x0, other.x0), min(self.y0, other.y0)
         self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
         self.labels.extend(other.labels)
+        self.area += other.area
 
 
 def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
@@ -197,6 +198,36 @@ def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
     return [sorted(members[i], key=lambda p: p.x0) for i in order]
 
 
+def _merge_stacked(parts: list[_Part], params: SegmentParams) -> list[_Part]:
+    """Merge parts stacked with a thin gap between them: a stroke cut where it crosses a ruled line.
+
+    Before lines of text are formed, since the two halves of a cut digit overlap no line together.
+    """
+    if len(parts) > 150:  # a cluttered frame: not worth the pairwise search
+        return parts
+    merged = True
+    while merged:
+        merged = False
+        parts.sort(key=lambda p: p.x0)
+        for i, a in enumerate(parts):
+            for b in parts[i + 1 :]:
+                if b.x0 >= a.x1:
+                    break
+                overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+                gap = max(a.y0, b.y0) - min(a.y1, b.y1)
+                if (
+                    overlap > params.merge_overlap * min(a.width, b.width)
+                    and gap <= params.stack_gap * max(a.height, b.height) + 1
+                ):
+                    a.absorb(b)
+                    parts.remove(b)
+                    merged = True
+                    break
+            if merged:
+                break
+    return parts
+
+
 def _merge_overlapping(line: list[_Part], params: SegmentParams) -> list[_Part]:
     """Merge parts of one digit: horizontal extents that overlap by much of the narrower one."""
     merged: list[_Part] = []
@@ -211,21 +242,29 @@ def _merge_overlapping(line: list[_Part], params: SegmentParams) -> list[_Part]:
     return merged
 
 
-def _on_paper_edge(part: _Part, paper_small: np.ndarray, params: SegmentParams) -> bool:
-    """A thin upright part with much darker 'paper' on one side than the other: the sheet's edge."""
-    if part.width * 4 > part.height:
+def _on_paper_edge(part: _Part, gray_small: np.ndarray, params: SegmentParams) -> bool:
+    """A thin upright part with much darker surroundings on one side than the other: the sheet's edge.
+
+    A pen stroke has paper on both sides; the edge of the sheet has paper on one side and the
+    table on the other. Judged on the raw brightness (quarter resolution) a little left and right.
+    """
+    if part.width * 3 > part.height:
         return False
-    qh, qw = paper_small.shape
-    row = min(qh - 1, (part.y0 + part.y1) // 4)
-    reach = max(2, part.width // 2 + 2)
-    left = float(paper_small[row, max(0, part.x0 // 2 - reach)])
-    right = float(paper_small[row, min(qw - 1, part.x1 // 2 + reach)])
+    qw = gray_small.shape[1]
+    rows = slice(part.y0 // 2, max(part.y0 // 2 + 1, part.y1 // 2))
+    x0, x1 = part.x0 // 2, (part.x1 + 1) // 2
+    # The brightest of a few columns on each side, row by row: a neighbouring digit's strokes leave
+    # paper between them, the table does not.
+    left_band = gray_small[rows, max(0, x0 - 5) : max(1, x0 - 1)]
+    right_band = gray_small[rows, min(qw - 1, x1 + 1) : min(qw, x1 + 5)]
+    if left_band.size == 0 or right_band.size == 0:
+        return False
+    left = float(np.median(left_band.max(axis=1)))
+    right = float(np.median(right_band.max(axis=1)))
     return min(left, right) < params.edge_step * max(left, right, 1.0)
 
 
-def _attach_fragments(
-    digits: list[_Part], others: list[_Part], typical: float, params: SegmentParams
-) -> None:
+def _attach_fragments(digits: list[_Part], others: list[_Part], typical: float, params: SegmentParams) -> None:
     """Give stroke fragments too small to be digits (a 5's detached bar, a broken loop) to the nearest digit.
 
     Only fragments of a noticeable size (not specks) that lie within a small gap of a digit join it;
@@ -246,6 +285,36 @@ def _attach_fragments(
             best.absorb(frag)
 
 
+def _drop_edge_slivers(
+    parts: list[_Part], labels: np.ndarray, edge_labels: list[int], params: SegmentParams
+) -> list[_Part]:
+    """Drop thin parts right beside something large that touches the frame's border.
+
+    The table or the sheet's edge runs off the frame; where the light's estimate changes along it,
+    thin strips of it break off as separate components that look like a "1".
+    """
+    thin = [p for p in parts if max(p.width, p.height) >= 3 * min(p.width, p.height)]
+    if not edge_labels or not thin:
+        return parts
+    reach = params.sliver_reach
+    zone = cv2.dilate(np.isin(labels, edge_labels).astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8))
+    slivers = {
+        id(p)
+        for p in thin
+        if np.any(zone[p.y0 : p.y1, p.x0 : p.x1][np.isin(labels[p.y0 : p.y1, p.x0 : p.x1], p.labels)])
+    }
+    return [p for p in parts if id(p) not in slivers]
+
+
+def _weighted_median(values: list[int], weights: list[int]) -> float:
+    """The value below which half of the total weight lies (0 for no values)."""
+    if not values:
+        return 0.0
+    order = np.argsort(values)
+    cumulative = np.cumsum(np.asarray(weights, np.float64)[order])
+    return float(np.asarray(values)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
 def _half_mask(mask: np.ndarray) -> np.ndarray:
     """0/255 mask at half resolution, a pixel set where any of its 2x2 source pixels is (max pooling)."""
     h, w = mask.shape
@@ -257,9 +326,7 @@ def _half_mask(mask: np.ndarray) -> np.ndarray:
     )[1]
 
 
-def find_digit_parts(
-    ink: InkImages, params: SegmentParams = DEFAULT_PARAMS
-) -> tuple[np.ndarray, list[list[_Part]]]:
+def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> tuple[np.ndarray, list[list[_Part]]]:
     """Half-resolution label image and the digits (groups of its labels) per line, in reading order.
 
     Components are found at half resolution (4x fewer pixels; digits are >= ~20 px tall), keeping
@@ -272,46 +339,43 @@ def find_digit_parts(
     min_h = max(4.0, params.min_height * min(h, w))
     paper_small = ink.paper_small
     bright = float(np.percentile(paper_small, 90))
-    table = cv2.dilate(
-        (paper_small < params.table_level * bright).astype(np.uint8), np.ones((5, 5), np.uint8)
-    )
+    table = cv2.dilate((paper_small < params.table_level * bright).astype(np.uint8), np.ones((5, 5), np.uint8))
     parts: list[_Part] = []
+    edge_labels: list[int] = []
     for i in np.flatnonzero(has_strong[1:]) + 1:
         x, y, bw, bh, area = (int(v) for v in stats[i])
         if area < 3:
             continue
         if x == 0 or y == 0 or x + bw >= w or y + bh >= h:
+            if max(bw, bh) > params.min_height * min(h, w):
+                edge_labels.append(int(i))
             continue  # paper edges, table, cut-off digits
         if bh > params.max_height * h or bw > params.max_width * w:
             continue  # shadow edges, folds, hands
         if table[(y + bh // 2) // 2, (x + bw // 2) // 2]:
             continue  # lying on the table (or in the darkest shadow): texture, not writing
-        parts.append(_Part(x, y, x + bw, y + bh, [int(i)]))
+        parts.append(_Part(x, y, x + bw, y + bh, [int(i)], area))
 
-    lines = [_merge_overlapping(line, params) for line in _group_lines(parts)]
+    parts = _drop_edge_slivers(parts, labels, edge_labels, params)
+    lines = [_merge_overlapping(line, params) for line in _group_lines(_merge_stacked(parts, params))]
 
     def digit_shaped(p: _Part) -> bool:
         return (
             p.height >= min_h
             and p.width <= params.max_aspect * p.height
-            and not _on_paper_edge(p, paper_small, params)
+            and not _on_paper_edge(p, ink.gray_small, params)
         )
 
     # The writing's size: the typical height of the digit-shaped parts in the line with the most
-    # of them (ties: the taller line). Specks and stray fragments do not count.
+    # ink. Specks, even many in a row, and stray fragments do not count.
     shaped = [[p for p in line if digit_shaped(p)] for line in lines]
-    reference = max(
-        shaped, key=lambda ln: (len(ln), float(np.median([p.height for p in ln])) if ln else 0.0), default=[]
-    )
-    typical = float(np.median([p.height for p in reference])) if reference else 0.0
+    reference = max(shaped, key=lambda ln: sum(p.area for p in ln), default=[])
+    typical = _weighted_median([p.height for p in reference], [p.area for p in reference])
     low, high = params.min_relative_height * typical, params.max_relative_height * typical
-    digits_per_line = []
-    for line, line_shaped in zip(lines, shaped, strict=True):
-        digits = [p for p in line_shaped if low <= p.height <= high]
-        if not digits:
-            continue
-        _attach_fragments(digits, [p for p in line if p not in digits], typical, params)
-        digits_per_line.append(digits)
+    digits_per_line = [kept for line in shaped if (kept := [p for p in line if low <= p.height <= high])]
+    chosen = {id(p) for line in digits_per_line for p in line}
+    leftovers = [p for line in lines for p in line if id(p) not in chosen]
+    _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)
     return labels, digits_per_line
 
 
@@ -328,9 +392,7 @@ def _digit_crop(
     x0, y0, x1, y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
     hx0, hy0 = x0 // 2, y0 // 2
     own_half = np.isin(labels_half[hy0 : (y1 + 1) // 2, hx0 : (x1 + 1) // 2], part.labels).astype(np.uint8)
-    own = cv2.resize(
-        own_half, (own_half.shape[1] * 2, own_half.shape[0] * 2), interpolation=cv2.INTER_NEAREST
-    )
+    own = cv2.resize(own_half, (own_half.shape[1] * 2, own_half.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
     own = own[y0 - 2 * hy0 : y0 - 2 * hy0 + (y1 - y0), x0 - 2 * hx0 : x0 - 2 * hx0 + (x1 - x0)]
     own = cv2.bitwise_and(own * 255, ink.weak[y0:y1, x0:x1])
     ys, xs = np.nonzero(own)

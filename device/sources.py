@@ -318,9 +318,7 @@ class PicameraSource(FrameSource):
         except Exception as exc:  # IndexError (no camera), RuntimeError (busy, not enabled)
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if "busy" in detail.lower():
-                raise SourceError(
-                    f"the Raspberry Pi camera is in use by another program ({detail})"
-                ) from None
+                raise SourceError(f"the Raspberry Pi camera is in use by another program ({detail})") from None
             raise SourceError(f"{PICAMERA_ABSENT_HINT} ({type(exc).__name__}: {detail})") from None
         self.lores_is_rgb = bool(rgb)
         lores_format = "RGB888" if self.lores_is_rgb else "YUV420"  # RGB888 arrays are BGR-ordered
@@ -365,9 +363,7 @@ def y_plane(buffer: np.ndarray, width: int, height: int, stride: int) -> np.ndar
     """The luma plane of a YUV420 buffer whose rows are ``stride`` bytes apart: (height, width) uint8."""
     flat = np.asarray(buffer, dtype=np.uint8).reshape(-1)
     if stride < width or flat.size < stride * height:
-        raise SourceError(
-            f"camera buffer too small: {flat.size} bytes for {width}x{height} with stride {stride}"
-        )
+        raise SourceError(f"camera buffer too small: {flat.size} bytes for {width}x{height} with stride {stride}")
     return flat[: stride * height].reshape(height, stride)[:, :width]
 
 

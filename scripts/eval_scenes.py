@@ -69,13 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     same_shape = [
         r
         for r in results
-        if r["got"] is not None
-        and [len(x) for x in r["got"].split(" ")] == [len(x) for x in r["expected"].split(" ")]
+        if r["got"] is not None and [len(x) for x in r["got"].split(" ")] == [len(x) for x in r["expected"].split(" ")]
     ]
     digits_total = sum(len(r["expected"].replace(" ", "")) for r in same_shape)
-    digits_right = sum(
-        a == b for r in same_shape for a, b in zip(r["got"], r["expected"], strict=True) if a != " "
-    )
+    digits_right = sum(a == b for r in same_shape for a, b in zip(r["got"], r["expected"], strict=True) if a != " ")
     print(f"model: {recognizer.model.path} ({recognizer.runtime_name}), min confidence {args.min_confidence}")
     print(f"exact strings: {exact}/{n} = {100.0 * exact / max(1, n):.2f} %")
     print(f"  missed by segmentation (wrong number of digits or lines): {n - len(same_shape)}")

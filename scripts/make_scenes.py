@@ -127,9 +127,7 @@ def draw_rulings(
     return info
 
 
-def lighting(
-    rng: np.random.Generator, shape: tuple[int, int], settings: SceneSettings
-) -> tuple[np.ndarray, dict]:
+def lighting(rng: np.random.Generator, shape: tuple[int, int], settings: SceneSettings) -> tuple[np.ndarray, dict]:
     """Multiplicative light: a linear gradient in a random direction, a vignette, maybe a soft shadow."""
     h, w = shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -170,9 +168,7 @@ def lighting(
     return gain, info
 
 
-def table_mask(
-    rng: np.random.Generator, shape: tuple[int, int]
-) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def table_mask(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The part of the frame that is paper (1) rather than table (0), and the paper's inner box."""
     h, w = shape
     left = rng.uniform(0.0, 0.12) * w if rng.random() < 0.5 else -10.0
@@ -180,9 +176,7 @@ def table_mask(
     top = rng.uniform(0.0, 0.12) * h if rng.random() < 0.5 else -10.0
     bottom = h - rng.uniform(0.0, 0.12) * h if rng.random() < 0.5 else h + 10.0
     tilt = rng.uniform(-0.04, 0.04) * h
-    corners = np.float32(
-        [[left, top + tilt], [right, top - tilt], [right, bottom - tilt], [left, bottom + tilt]]
-    )
+    corners = np.float32([[left, top + tilt], [right, top - tilt], [right, bottom - tilt], [left, bottom + tilt]])
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, np.round(corners).astype(np.int32), 1)
     box = (
@@ -318,9 +312,7 @@ def render_page(
     strokes: list[np.ndarray] = []
     for _attempt in range(6):
         heights = [height * (1 + rng.uniform(-1, 1) * settings.size_jitter) for _ in picks]
-        strokes = [
-            render_digit(rng, images[k], hh, slant, settings) for k, hh in zip(picks, heights, strict=True)
-        ]
+        strokes = [render_digit(rng, images[k], hh, slant, settings) for k, hh in zip(picks, heights, strict=True)]
         positions = layout_string(rng, strokes, line_of, heights, usable, settings, line_pitch)
         if positions is not None:
             break
@@ -536,9 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100, help="number of scenes (default 100)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (required without --video)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--size", type=parse_size, default=(640, 480), help="frame size WxH (default 640x480)"
-    )
+    parser.add_argument("--size", type=parse_size, default=(640, 480), help="frame size WxH (default 640x480)")
     parser.add_argument(
         "--mnist",
         type=Path,
@@ -561,9 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of scenes, write one sheet filmed by a drifting camera (.mp4 or .avi) "
         "and its ground truth as OUT.json",
     )
-    parser.add_argument(
-        "--frames", type=int, default=30, help="frames of --video (default 30, at 10 per second)"
-    )
+    parser.add_argument("--frames", type=int, default=30, help="frames of --video (default 30, at 10 per second)")
     args = parser.parse_args(argv)
 
     mnist_path = args.mnist or (DEFAULT_MNIST if DEFAULT_MNIST.exists() else FALLBACK_MNIST)

@@ -1,0 +1,152 @@
+"""Segmentation: generated camera scenes, synthetic layouts, and frames that must not break it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from device.segment import Segment, segment
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_make_scenes():
+    spec = importlib.util.spec_from_file_location("make_scenes", REPO / "scripts" / "make_scenes.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_scenes"] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def make_scenes():
+    return load_make_scenes()
+
+
+def paper_with_digits(
+    digits: list[np.ndarray],
+    positions: list[tuple[int, int]],
+    height: int = 60,
+    size: tuple[int, int] = (640, 480),
+    page: np.ndarray | None = None,
+) -> np.ndarray:
+    """Paper (white, or ``page``) with MNIST digits drawn as dark ink, ``height`` px tall, at top-lefts."""
+    w, h = size
+    page = np.full((h, w), 235, np.uint8) if page is None else page.copy()
+    for digit, (x, y) in zip(digits, positions, strict=True):
+        big = cv2.resize(digit, (height, height), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+        region = page[y : y + height, x : x + height].astype(np.float32)
+        page[y : y + height, x : x + height] = np.clip(region * (1 - 0.85 * big), 0, 255).astype(np.uint8)
+    return page
+
+
+def centre_inside(segment_box: tuple[int, int, int, int], truth_box: list[int]) -> bool:
+    x, y, w, h = segment_box
+    bx, by, bw, bh = truth_box
+    return bx <= x + w / 2 <= bx + bw and by <= y + h / 2 <= by + bh
+
+
+def test_generated_scenes_are_segmented_into_their_digits_line_by_line(make_scenes, mnist_small):
+    images, labels = mnist_small["x_test"], mnist_small["y_test"]
+    pool = np.arange(len(images))
+    settings = make_scenes.SceneSettings()
+    right = 0
+    count = 16
+    for index in range(count):
+        jpeg, truth = make_scenes.make_scene(11, index, (640, 480), images, labels, pool, settings)
+        frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        found = segment(frame)
+        per_line = [sum(1 for s in found if s.line == k) for k in range(len(truth["lines"]))]
+        same = per_line == [len(t) for t in truth["lines"]] and len(found) == len(truth["digits"])
+        if same and all(centre_inside(s.box, d["box"]) for s, d in zip(found, truth["digits"], strict=True)):
+            right += 1
+    assert right >= count - 2, f"only {right} of {count} scenes segmented exactly"
+
+
+def test_digits_come_in_reading_order_with_line_numbers(mnist_small):
+    digits = list(mnist_small["x_test"][:5])
+    positions = [(60, 80), (160, 85), (260, 78), (120, 260), (240, 255)]  # 3 on top, 2 below
+    found = segment(paper_with_digits(digits, positions))
+    assert [s.line for s in found] == [0, 0, 0, 1, 1]
+    xs_top = [s.box[0] for s in found[:3]]
+    xs_bottom = [s.box[0] for s in found[3:]]
+    assert xs_top == sorted(xs_top) and xs_bottom == sorted(xs_bottom)
+    assert found[0].box[0] < 120 < found[2].box[0]
+
+
+def test_crops_are_dark_ink_on_white_with_only_the_digit(mnist_small):
+    found = segment(paper_with_digits(list(mnist_small["x_test"][:2]), [(100, 100), (300, 100)]))
+    assert len(found) == 2
+    for s in found:
+        assert isinstance(s, Segment) and s.crop.dtype == np.uint8 and s.crop.ndim == 2
+        border = np.concatenate([s.crop[0], s.crop[-1], s.crop[:, 0], s.crop[:, -1]])
+        assert border.min() == 255  # the margin is paper
+        assert s.crop.min() < 100  # and there is ink
+
+
+def test_ruled_lines_and_margin_are_not_digits_but_digits_on_them_are(mnist_small):
+    ruled = np.full((480, 640), 235, np.uint8)
+    for y in range(40, 480, 35):  # light blue rulings, one through the middle of the digits
+        cv2.line(ruled, (0, y), (639, y), 165, 2)
+    cv2.line(ruled, (50, 0), (50, 479), 120, 2)  # the margin
+    assert segment(ruled) == []
+    # The ink lies on top of the rulings.
+    page = paper_with_digits(list(mnist_small["x_test"][:3]), [(100, 150), (220, 150), (340, 150)], page=ruled)
+    found = segment(page)
+    assert len(found) == 3
+    assert all(s.box[1] < 180 < s.box[1] + s.box[3] for s in found)  # not cut at the ruling
+
+
+def test_a_digit_broken_in_two_is_one_digit():
+    page = np.full((480, 640), 235, np.uint8)
+    cv2.line(page, (300, 200), (340, 200), 30, 6)  # a 5's detached bar ...
+    cv2.ellipse(page, (310, 250), (28, 30), 0, -120, 160, 30, 6)  # ... above its body
+    cv2.line(page, (288, 228), (292, 206), 30, 6)
+    found = segment(page)
+    assert len(found) == 1
+    _, y, _, h = found[0].box
+    assert y <= 200 and y + h >= 275
+
+
+def test_a_thin_one_is_kept_and_specks_are_not(mnist_small):
+    page = paper_with_digits([mnist_small["x_test"][0]], [(200, 200)])
+    cv2.line(page, (400, 205), (404, 255), 30, 3)  # a thin "1" as tall as the digit
+    rng = np.random.default_rng(0)
+    for _ in range(30):  # specks of dirt
+        cv2.circle(page, (int(rng.integers(20, 620)), int(rng.integers(20, 120))), 1, 40, -1)
+    found = segment(page)
+    assert len(found) == 2
+    assert found[1].box[2] < 12  # the thin one
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((480, 640), np.uint8),
+        np.full((480, 640), 255, np.uint8),
+        np.full((480, 640, 3), 128, np.uint8),
+        np.zeros((0, 0), np.uint8),
+        np.zeros((5, 5), np.uint8),
+        np.zeros((8, 2000), np.uint8),
+        np.zeros((640,), np.uint8),
+        np.zeros((100, 100, 7), np.uint8),
+        np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8),
+        np.random.default_rng(1).random((240, 320)).astype(np.float32),
+        np.zeros((480, 640, 4), np.uint8),
+    ],
+    ids=["black", "white", "grey", "empty", "tiny", "sliver", "1-d", "7-channels", "noise", "float", "bgra"],
+)
+def test_odd_frames_give_a_list_and_never_raise(frame):
+    found = segment(frame)
+    assert isinstance(found, list)
+    assert len(found) <= 40
+
+
+@pytest.mark.parametrize("value", [0, 255, 128])
+def test_flat_frames_have_no_digits(value):
+    assert segment(np.full((480, 640), value, np.uint8)) == []
