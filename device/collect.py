@@ -142,7 +142,9 @@ def sheet_pdf() -> bytes:
     for x, y, text, size_mm in texts:
         escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
         # Helvetica's capitals are ~0.72 em tall: size the font so they match the PNG's.
-        ops.append(f"BT /F1 {size_mm * pt / 0.72:.2f} Tf {x * pt:.2f} {page_h - y * pt:.2f} Td ({escaped}) Tj ET")
+        ops.append(
+            f"BT /F1 {size_mm * pt / 0.72:.2f} Tf {x * pt:.2f} {page_h - y * pt:.2f} Td ({escaped}) Tj ET"
+        )
     content = "\n".join(ops).encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -224,7 +226,9 @@ def _warp(gray: np.ndarray, corners: np.ndarray) -> np.ndarray:
     lo, hi = _canon(0.0), _canon(FRAME_OUTER_MM)
     target = np.float32([[lo, lo], [hi, lo], [hi, hi], [lo, hi]])
     homography = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
-    return cv2.warpPerspective(gray, homography, (CANON_SIZE, CANON_SIZE), flags=cv2.INTER_LINEAR, borderValue=255)
+    return cv2.warpPerspective(
+        gray, homography, (CANON_SIZE, CANON_SIZE), flags=cv2.INTER_LINEAR, borderValue=255
+    )
 
 
 def _line_positions_mm() -> list[float]:
@@ -292,7 +296,9 @@ def find_grid(image: np.ndarray) -> FoundGrid:
     darkness = _marker_darkness(best.canon)
     turns = int(np.argmax(darkness))
     if darkness[turns] < MIN_GRID_CONTRAST:
-        raise CollectError("cannot tell which way up the sheet is: include the black square at its top-left corner")
+        raise CollectError(
+            "cannot tell which way up the sheet is: include the black square at its top-left corner"
+        )
     best.canon = np.ascontiguousarray(np.rot90(best.canon, turns))
     best.corners = np.roll(best.corners, -turns, axis=0)
     best.quarter_turns = turns
@@ -374,7 +380,8 @@ def keep_ink(cell: np.ndarray) -> np.ndarray | None:
     mask = np.isin(labels, keep)
     if mask.sum() < MIN_INK_FRACTION * gray.size:
         return None
-    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)  # the strokes' soft edges
+    # Grow the mask by a pixel to keep the strokes' soft, anti-aliased edges.
+    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     cleaned = np.full_like(gray, round(paper))
     cleaned[mask] = gray[mask]
     return cleaned
@@ -496,13 +503,17 @@ def contact_sheet(images_by_label: dict[str, Sequence[np.ndarray]]) -> np.ndarra
             rows.append((label if start == 0 else "", images[start : start + CONTACT_MAX_COLUMNS]))
     rows = [(label, images) for label, images in rows if len(images)]
     columns = max((len(images) for _, images in rows), default=1)
-    sheet = np.full((len(rows) * (tile + gap) + gap, label_width + columns * (tile + gap) + gap), 64, np.uint8)
+    sheet = np.full(
+        (len(rows) * (tile + gap) + gap, label_width + columns * (tile + gap) + gap), 64, np.uint8
+    )
     for r, (label, images) in enumerate(rows):
         y = gap + r * (tile + gap)
         cv2.putText(sheet, label, (8, y + tile - 16), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2, cv2.LINE_AA)
         for c, image in enumerate(images):
             x = label_width + gap + c * (tile + gap)
-            sheet[y : y + tile, x : x + tile] = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_NEAREST)
+            sheet[y : y + tile, x : x + tile] = cv2.resize(
+                image, (tile, tile), interpolation=cv2.INTER_NEAREST
+            )
     return sheet
 
 
@@ -635,7 +646,9 @@ class TerminalKeys:
 
     def __init__(self) -> None:
         if not sys.stdin.isatty():
-            raise CollectError("live collection reads label keys from a terminal: run it in one (SSH is fine)")
+            raise CollectError(
+                "live collection reads label keys from a terminal: run it in one (SSH is fine)"
+            )
         self._fd = sys.stdin.fileno()
         self._saved: Any = None
 
@@ -674,17 +687,23 @@ def add_collect_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="photos or scans of filled-in grid sheets")
-    parser.add_argument("--out", "-o", metavar="DIR", help="where the 0/ .. 9/ folders go (created if needed)")
+    parser.add_argument(
+        "--out", "-o", metavar="DIR", help="where the 0/ .. 9/ folders go (created if needed)"
+    )
     parser.add_argument(
         "--print-sheet", metavar="FILE", help="write the empty grid sheet to print (.pdf or .png) and exit"
     )
-    parser.add_argument("--live", action="store_true", help="collect from the camera: press 0-9 to save, q to quit")
+    parser.add_argument(
+        "--live", action="store_true", help="collect from the camera: press 0-9 to save, q to quit"
+    )
     parser.add_argument(
         "--source",
         default="picamera",
         help="frames for --live: picamera (default), usb:N, a video or a folder of images",
     )
-    parser.add_argument("--serve", metavar="[HOST:]PORT", help="with --live: show the camera picture in a browser")
+    parser.add_argument(
+        "--serve", metavar="[HOST:]PORT", help="with --live: show the camera picture in a browser"
+    )
     parser.set_defaults(handler=run_collect)
     return parser
 

@@ -29,7 +29,9 @@ PX_PER_MM = 5.0
 EMPTY_CELLS = [(2, 5), (7, 0), (9, 9)]
 
 
-def filled_sheet(mnist: dict[str, np.ndarray], seed: int = 0) -> tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]:
+def filled_sheet(
+    mnist: dict[str, np.ndarray], seed: int = 0
+) -> tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]:
     """The template with a different MNIST test digit of class r in each cell of row r, as dark ink."""
     rng = np.random.default_rng(seed)
     page = render_sheet(PX_PER_MM)
@@ -91,7 +93,9 @@ def sheet(mnist_small: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[tuple[in
 
 
 @pytest.mark.parametrize("quarter_turns", [0, 1, 2], ids=["upright", "sideways", "upside-down"])
-def test_photographed_sheet_gives_every_cell_under_its_rows_label(sheet, tmp_path: Path, quarter_turns: int) -> None:
+def test_photographed_sheet_gives_every_cell_under_its_rows_label(
+    sheet, tmp_path: Path, quarter_turns: int
+) -> None:
     page, written = sheet
     summary = collect_from_sheet(photograph(page, quarter_turns, seed=quarter_turns), tmp_path)
     assert summary.total == 100 - len(EMPTY_CELLS)
@@ -99,7 +103,9 @@ def test_photographed_sheet_gives_every_cell_under_its_rows_label(sheet, tmp_pat
     assert_cells_match(summary.saved, written)
     # The folders are what train --extra reads.
     for label in "0123456789":
-        assert sorted(p.name for p in (tmp_path / label).iterdir()) == sorted(p.name for p in summary.saved[label])
+        assert sorted(p.name for p in (tmp_path / label).iterdir()) == sorted(
+            p.name for p in summary.saved[label]
+        )
 
 
 def test_collected_folder_loads_with_train_extra(sheet, tmp_path: Path) -> None:
@@ -191,7 +197,9 @@ def test_live_collection_saves_the_boxed_digit_under_the_key_pressed(mnist_small
     # The "3" pressed during a bad frame counts on the next good one; "x" is no label.
     keys = iter([None, "3", None, None, "x", "3", "q"])
     shown, messages = [], []
-    summary = collect_live(iter(frames), lambda: next(keys), tmp_path, show=shown.append, notify=messages.append)
+    summary = collect_live(
+        iter(frames), lambda: next(keys), tmp_path, show=shown.append, notify=messages.append
+    )
     assert [p.parent.name for p in summary.saved["3"]] == ["3", "3"]
     assert len(shown) == 4  # the bad frames are skipped, q ends the loop
     assert all(m.startswith("saved ") for m in messages)
@@ -231,7 +239,9 @@ def test_cli_bad_image_exits_2_with_one_line_and_keeps_the_good_sheets(sheet, tm
     cv2.imwrite(str(photo), photograph(sheet[0]))
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not really a jpeg")
-    code = run_collect(parse([str(broken), str(tmp_path / "missing.jpg"), str(photo), "--out", str(tmp_path / "o")]))
+    code = run_collect(
+        parse([str(broken), str(tmp_path / "missing.jpg"), str(photo), "--out", str(tmp_path / "o")])
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert re.findall(r"device collect: error: .*", err) == [
@@ -267,7 +277,9 @@ def test_cli_prints_the_empty_sheet_as_pdf_and_png(tmp_path: Path) -> None:
     assert collect.find_grid(png).quarter_turns == 0
 
 
-def test_live_cli_uses_the_given_frames_and_terminal_keys(mnist_small, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_live_cli_uses_the_given_frames_and_terminal_keys(
+    mnist_small, tmp_path: Path, monkeypatch, capsys
+) -> None:
     seven = mnist_small["x_test"][np.flatnonzero(mnist_small["y_test"] == 7)[0]]
     keys = iter(["7", "q"])
 
