@@ -70,7 +70,10 @@ PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 echo "    ${PRETTY_NAME:-unknown OS}, $(uname -m), Python $PY_VERSION${PI_MODEL:+, $PI_MODEL}"
 case $(uname -m) in
   aarch64) ;;
-  armv7l|armv6l) warn "32-bit OS: tflite-runtime is used instead of ai-edge-litert; the 64-bit OS is faster" ;;
+  armv7l|armv6l)
+    warn "32-bit OS: tflite-runtime is used instead of ai-edge-litert; the 64-bit OS is faster"
+    [ "$PY_VERSION" = 3.11 ] ||
+      die "32-bit with Python $PY_VERSION: tflite-runtime has no wheels for it; use the 64-bit OS" ;;
   *) [ $ON_PI -eq 1 ] || echo "    not a Raspberry Pi: fine for USB cameras, videos and images (--source)" ;;
 esac
 case ${VERSION_CODENAME:-} in
