@@ -58,8 +58,12 @@ class SegmentParams:
     min_relative_height: float = 0.5  # parts shorter than this fraction of the writing's typical height: noise
     max_relative_height: float = 1.7  # ... taller than this multiple: a paper edge, a fold, a hand
     table_level: float = 0.38  # paper darker than this fraction of the bright paper: the table, not paper
+    table_neighbor: float = 1.0  # ... unless within this many digit heights of writing on the paper
+    dim_level: float = 0.7  # ... or darker than this, with a sharp border to the bright paper (the sheet's edge)
+    sheet_edge_steepness: float = 1.5  # log-brightness gradient (quarter res) of that sharp border
     edge_step: float = 0.6  # a thin part between brightnesses differing by this ratio: the paper's edge
-    merge_overlap: float = 0.45  # x-overlap (of the narrower part) above which two parts are one digit
+    merge_overlap: float = 0.45  # x-overlap (of the narrower part) above which two parts are one digit ...
+    twin_height: float = 0.8  # ... unless both are about as tall (this fraction): then they are two digits
     stack_gap: float = 0.12  # parts one above the other this close (of the taller's height) are one digit
     sliver_reach: int = 4  # half-res pixels: thin parts this close to a border-touching blob are its edge
     fragment_min: float = 0.15  # stroke fragments at least this fraction of the typical height ...
@@ -163,6 +167,7 @@ class _Part:
     y1: int
     labels: list[int]
     area: int = 0  # ink pixels
+    on_table: bool = False  # lies where the paper looks like the table (or a sharp, dark shadow)
 
     @property
     def height(self) -> int:
@@ -177,6 +182,7 @@ class _Part:
         self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
         self.labels.extend(other.labels)
         self.area += other.area
+        self.on_table = self.on_table and other.on_table
 
 
 def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
@@ -229,17 +235,56 @@ def _merge_stacked(parts: list[_Part], params: SegmentParams) -> list[_Part]:
 
 
 def _merge_overlapping(line: list[_Part], params: SegmentParams) -> list[_Part]:
-    """Merge parts of one digit: horizontal extents that overlap by much of the narrower one."""
+    """Merge parts of one digit: horizontal extents that overlap by much of the narrower one.
+
+    Two parts of about the same height side by side are two digits (a slanted 1 beside a 6), however
+    much their boxes overlap; a part of one digit is clearly shorter than the other (an open 4's stem).
+    """
     merged: list[_Part] = []
     for part in sorted(line, key=lambda p: p.x0):
         if merged:
             last = merged[-1]
             overlap = min(last.x1, part.x1) - max(last.x0, part.x0)
-            if overlap > params.merge_overlap * min(last.width, part.width):
+            similar = min(last.height, part.height) > params.twin_height * max(last.height, part.height)
+            if overlap > params.merge_overlap * min(last.width, part.width) and not similar:
                 last.absorb(part)
                 continue
         merged.append(part)
     return merged
+
+
+def table_mask(paper_small: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Quarter-resolution mask (uint8 0/1) of what is not the sheet: the table around it.
+
+    Darker regions of the paper estimate are either shadows on the sheet or the table beside it.
+    The sheet's edge is sharp, a shadow's edge is soft: a dim region whose border with the bright
+    paper is mostly a steep step (in log brightness) is the table. Anything darker than
+    ``table_level`` of the bright paper counts as table too.
+    """
+    bright = max(1.0, float(np.percentile(paper_small, 90)))
+    table = (paper_small < params.table_level * bright).astype(np.uint8)
+    dim = (paper_small < params.dim_level * bright).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(dim, connectivity=8)
+    if count > 1:
+        log_paper = np.log(np.maximum(paper_small, 1).astype(np.float32))
+        steep = np.hypot(
+            cv2.Sobel(log_paper, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(log_paper, cv2.CV_32F, 0, 1, ksize=3)
+        )
+        steep = steep > params.sheet_edge_steepness
+        lit_near = cv2.dilate(1 - dim, np.ones((3, 3), np.uint8)) > 0
+        inner = np.zeros_like(lit_near)
+        inner[2:-2, 2:-2] = True  # the frame's own border is no edge of anything
+        for i in range(1, count):
+            if stats[i, cv2.CC_STAT_AREA] < 4:
+                continue
+            x, y, w, h = (int(v) for v in stats[i, :4])
+            box = (slice(max(0, y - 2), y + h + 2), slice(max(0, x - 2), x + w + 2))
+            region = labels[box] == i
+            border = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            border &= lit_near[box] & inner[box]
+            if border.sum() >= 4 and steep[box][border].mean() > 0.5:
+                table[box][region] = 1
+    return cv2.dilate(table, np.ones((5, 5), np.uint8))
 
 
 def _on_paper_edge(part: _Part, gray_small: np.ndarray, params: SegmentParams) -> bool:
@@ -262,6 +307,28 @@ def _on_paper_edge(part: _Part, gray_small: np.ndarray, params: SegmentParams) -
     left = float(np.median(left_band.max(axis=1)))
     right = float(np.median(right_band.max(axis=1)))
     return min(left, right) < params.edge_step * max(left, right, 1.0)
+
+
+def _writing_on_the_table(line: list[_Part], typical: float, params: SegmentParams) -> list[_Part]:
+    """Keep a part that lies on what looks like the table only as part of writing that continues on the paper.
+
+    Texture of the table beside the sheet looks like ink; a digit in a dark, sharp-edged shadow
+    looks like it lies on the table. The difference: the digit belongs to a string whose other
+    digits lie on the paper, one digit gap away at most (a chain of such digits counts).
+    """
+    kept = [not p.on_table for p in line]
+    if all(kept) or not any(kept):
+        return line if all(kept) else []
+    reach = params.table_neighbor * typical
+    changed = True
+    while changed:
+        changed = False
+        for i, part in enumerate(line):
+            if kept[i]:
+                continue
+            if any(kept[j] and max(line[j].x0 - part.x1, part.x0 - line[j].x1) <= reach for j in range(len(line))):
+                kept[i] = changed = True
+    return [p for p, keep in zip(line, kept, strict=True) if keep]
 
 
 def _attach_fragments(digits: list[_Part], others: list[_Part], typical: float, params: SegmentParams) -> None:
@@ -338,8 +405,7 @@ def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> 
     has_strong = np.bincount(labels[strong_half > 0], minlength=count) > 0
     min_h = max(4.0, params.min_height * min(h, w))
     paper_small = ink.paper_small
-    bright = float(np.percentile(paper_small, 90))
-    table = cv2.dilate((paper_small < params.table_level * bright).astype(np.uint8), np.ones((5, 5), np.uint8))
+    table = table_mask(paper_small, params)
     parts: list[_Part] = []
     edge_labels: list[int] = []
     for i in np.flatnonzero(has_strong[1:]) + 1:
@@ -352,9 +418,8 @@ def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> 
             continue  # paper edges, table, cut-off digits
         if bh > params.max_height * h or bw > params.max_width * w:
             continue  # shadow edges, folds, hands
-        if table[(y + bh // 2) // 2, (x + bw // 2) // 2]:
-            continue  # lying on the table (or in the darkest shadow): texture, not writing
-        parts.append(_Part(x, y, x + bw, y + bh, [int(i)], area))
+        on_table = bool(table[(y + bh // 2) // 2, (x + bw // 2) // 2])
+        parts.append(_Part(x, y, x + bw, y + bh, [int(i)], area, on_table))
 
     parts = _drop_edge_slivers(parts, labels, edge_labels, params)
     lines = [_merge_overlapping(line, params) for line in _group_lines(_merge_stacked(parts, params))]
@@ -367,12 +432,15 @@ def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> 
         )
 
     # The writing's size: the typical height of the digit-shaped parts in the line with the most
-    # ink. Specks, even many in a row, and stray fragments do not count.
+    # ink on the paper. Specks, even many in a row, stray fragments and the table do not count.
     shaped = [[p for p in line if digit_shaped(p)] for line in lines]
-    reference = max(shaped, key=lambda ln: sum(p.area for p in ln), default=[])
+    on_paper = [[p for p in line if not p.on_table] for line in shaped]
+    candidates = on_paper if any(on_paper) else shaped
+    reference = max(candidates, key=lambda ln: sum(p.area for p in ln), default=[])
     typical = _weighted_median([p.height for p in reference], [p.area for p in reference])
     low, high = params.min_relative_height * typical, params.max_relative_height * typical
     digits_per_line = [kept for line in shaped if (kept := [p for p in line if low <= p.height <= high])]
+    digits_per_line = [kept for line in digits_per_line if (kept := _writing_on_the_table(line, typical, params))]
     chosen = {id(p) for line in digits_per_line for p in line}
     leftovers = [p for line in lines for p in line if id(p) not in chosen]
     _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)

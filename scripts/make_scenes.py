@@ -400,7 +400,7 @@ def safe_perspective(
         dst = src + rng.uniform(-1, 1, (4, 2)).astype(np.float32) * jitter
         homography = cv2.getPerspectiveTransform(src, dst)
         warped = cv2.warpPerspective(label_map, homography, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-        inside = warped[3:-3, 3:-3]
+        inside = warped[8:-8, 8:-8]  # a digit touching the frame's edge would be ambiguous
         if all(np.count_nonzero(inside == i + 1) == np.count_nonzero(warped == i + 1) for i in range(n)):
             break
         jitter *= 0.8
