@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from device.evaluate import progress_bar
 from device.preprocess import prepare_crops
 from device.recognizer import Recognizer, reading_string
 from device.runtime import load_interpreter_class
@@ -154,9 +155,7 @@ def run_bench(
         runtime=recognizer.runtime_name,
     )
 
-    from tqdm import tqdm
-
-    for i in tqdm(range(warmup + frames), desc="pipeline", unit="frame", disable=not progress):
+    for i in progress_bar(range(warmup + frames), desc="pipeline", unit="frame", disable=not progress):
         timings: dict[str, float] = {}
         start = time.perf_counter()
         decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
@@ -172,7 +171,7 @@ def run_bench(
     interpreter_class, _name = load_interpreter_class()
     threads = getattr(recognizer, "num_threads", 1)
     result.threads = threads
-    for _ in tqdm(range(naive_frames), desc="naive loop", unit="frame", disable=not progress):
+    for _ in progress_bar(range(naive_frames), desc="naive loop", unit="frame", disable=not progress):
         total, build = _naive_frame(jpeg, recognizer.model.path, interpreter_class, threads)
         result.naive_seconds.append(total)
         result.naive_build_seconds.append(build)

@@ -375,16 +375,14 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from device.evaluate import DataError, evaluate, load_folder, load_npz
+    from device.evaluate import DataError, evaluate, load_folder, load_npz, progress_bar
 
     try:
         images, labels = load_npz(args.npz) if args.npz else load_folder(args.folder)
     except DataError as exc:
         return _fail(str(exc))
     recognizer = load_recognizer(args)
-    with tqdm(total=len(labels), desc="eval", unit="digit", disable=len(labels) < 1000) as bar:
+    with progress_bar(total=len(labels), desc="eval", unit="digit", disable=len(labels) < 1000) as bar:
         result = evaluate(recognizer.model, images, labels, progress=bar.update)
     print(f"model: {recognizer.model.path}")
     print(result.table())

@@ -22,6 +22,34 @@ from device.sources import IMAGE_SUFFIXES
 BATCH = 256
 
 
+class _Silent:
+    """Stands in for a tqdm bar where tqdm is not installed (it is optional on a Pi)."""
+
+    def __init__(self, iterable=None, **_kwargs) -> None:
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, _n: int = 1) -> None:
+        pass
+
+
+def progress_bar(iterable=None, **kwargs):
+    """A tqdm progress bar (on standard error), or a silent stand-in when tqdm is missing."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _Silent(iterable, **kwargs)
+    return tqdm(iterable, **kwargs)
+
+
 class DataError(Exception):
     """A digit set that cannot be read; one-line message."""
 

@@ -174,3 +174,10 @@ def test_python_m_device_shows_help():
     assert result.returncode == 0
     for command in ("live", "read", "eval", "bench"):
         assert command in result.stdout
+
+
+def test_eval_and_bench_work_without_tqdm(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # not part of the [device] install
+    assert main(["eval", "--npz", str(REPO / "tests" / "data" / "mnist_subset.npz")]) == 0
+    assert main(["bench", "--frames", "2", "--naive-frames", "1"]) == 0
+    assert "frames per second" in capsys.readouterr().out
