@@ -290,7 +290,7 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
             except (ValueError, WebViewError) as exc:
                 raise LiveError(str(exc)) from None
             print(f"{PROG}: web view at {view.url}", file=sys.stderr)
-            sinks.append(_WebSink(view))
+            sinks.append(view)  # a complete sink: draws nothing while nobody watches (wants_frame)
         readings_on_stdout = False
         if args.output:
             from device.readings import JsonlReadings, ReadingsError, parse_output_spec
@@ -313,19 +313,6 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
                 close()
         raise
     return sinks
-
-
-class _WebSink:
-    """The web view as a sink that is stopped when the loop ends."""
-
-    def __init__(self, view: Any) -> None:
-        self.view = view
-
-    def __call__(self, annotated_frame: Any, detections: Any, stable_reading: Any) -> None:
-        self.view.publish(annotated_frame, detections, stable_reading)
-
-    def close(self) -> None:
-        self.view.stop()
 
 
 def run_live_command(args: argparse.Namespace) -> int:
