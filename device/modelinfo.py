@@ -135,14 +135,14 @@ def write_atomic(path: str | Path, content: bytes) -> None:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _new_file_mode(path))  # mkstemp makes 0600; a model must be readable by its service
+        os.chmod(tmp, new_file_mode(path))  # mkstemp makes 0600; a model must be readable by its service
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _new_file_mode(path: Path) -> int:
+def new_file_mode(path: Path) -> int:
     """The mode ``path`` already has, else what a plain ``open(path, "w")`` would give."""
     try:
         return path.stat().st_mode & 0o777

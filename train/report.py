@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from device.modelinfo import new_file_mode
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -42,7 +44,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        mode = new_file_mode(path)
         write(tmp)
+        os.chmod(tmp, mode)  # mkstemp makes 0600: keep what a plain open() would give
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -101,7 +105,8 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
         if key in history:
             acc_ax.plot(epochs, [100 * v for v in history[key]], marker=".", label=label)
     acc_ax.set_title("accuracy (%)")
-    acc_ax.set_ylim(bottom=97)
+    shown = [100 * v for key in ("accuracy", "val_accuracy") for v in history.get(key, [])]
+    acc_ax.set_ylim(bottom=min([97.0, *shown]) - 0.5, top=100)  # augmented training sits far below test
     for ax in (loss_ax, acc_ax):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
