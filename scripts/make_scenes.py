@@ -32,8 +32,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-DEFAULT_MNIST = Path("/work/shared/data/mnist.npz")
-FALLBACK_MNIST = Path(__file__).resolve().parent.parent / "tests" / "data" / "mnist_subset.npz"
+REPO = Path(__file__).resolve().parent.parent
+# The full MNIST beside the checkout (as on the project's machines), else the test subset.
+DEFAULT_MNIST = Path(os.environ.get("MNIST_NPZ", REPO.parent / "shared" / "data" / "mnist.npz"))
+FALLBACK_MNIST = REPO / "tests" / "data" / "mnist_subset.npz"
 
 
 @dataclass(frozen=True)
