@@ -14,12 +14,10 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from device.preprocess import normalize_digits
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
     "y_train": "train-labels-idx1-ubyte",
@@ -146,26 +144,6 @@ def load_mnist(path: str | Path | None = None) -> Mnist:
 # --------------------------------------------------------------------------------------------
 # Other people's handwriting
 # --------------------------------------------------------------------------------------------
-def _read_image_folder(folder: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    crops: list[np.ndarray] = []
-    labels: list[int] = []
-    for digit in range(10):
-        sub = folder / str(digit)
-        if not sub.is_dir():
-            continue
-        for file in sorted(sub.iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
-            if image is None or image.size == 0:
-                raise DataError(f"{file}: not a readable image")
-            crops.append(image)
-            labels.append(digit)
-    if not crops:
-        raise DataError(f"{folder}: no images found in subfolders 0/ .. 9/")
-    return crops, np.asarray(labels, np.int64)
-
-
 def load_extra(path: str | Path) -> DigitSet:
     """Another handwriting set, normalised MNIST-style by the camera pipeline's own code.
 
@@ -174,7 +152,13 @@ def load_extra(path: str | Path) -> DigitSet:
     """
     path = Path(path)
     if path.is_dir():
-        crops, labels = _read_image_folder(path)
+        from device.evaluate import DataError as FolderError
+        from device.evaluate import load_folder  # the device's own reader of 0/..9/ folders
+
+        try:
+            crops, labels = load_folder(path)
+        except FolderError as err:
+            raise DataError(str(err)) from None
         return checked_set(normalize_digits(crops, ink="auto"), labels, str(path))
     if not path.is_file():
         raise DataError(f"{path}: no such file or folder")
