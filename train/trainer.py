@@ -28,6 +28,7 @@ from train.report import (
     evaluate,
     plot_confusion,
     plot_history,
+    read_history,
     write_report,
     write_text,
 )
@@ -232,7 +233,7 @@ def run_training(options: RunOptions) -> RunResult:
         evaluations.append((extra_eval, "confusion_extra.png"))
     for evaluation, image in evaluations:
         plot_confusion(evaluation, out_dir / image)
-    plot_history(_history(out_dir), out_dir / "loss.png")
+    plot_history(read_history(out_dir / "history.csv"), out_dir / "loss.png")
     facts = {
         "recipe": recipe.name,
         "training digits": f"{len(train_set):,}" + (
@@ -250,8 +251,3 @@ def run_training(options: RunOptions) -> RunResult:
     report_path = write_report(out_dir, options.command, facts, evaluations)
     return RunResult(model_path, report_path, test_eval, extra_eval, epochs, seconds)
 
-
-def _history(out_dir: Path) -> dict[str, list[float]]:
-    from train.report import read_history
-
-    return read_history(out_dir / "history.csv")
