@@ -153,7 +153,7 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--save-annotated",
         metavar="DIR",
         type=Path,
-        help="write each image with boxes and digits drawn into DIR",
+        help="write each image with boxes and digits drawn into DIR (created if needed)",
     )
     parser.add_argument(
         "--min-confidence",
@@ -171,8 +171,11 @@ def run_read(args: argparse.Namespace) -> int:
     from device.recognizer import reading_string
     from device.sources import SourceError, read_image
 
-    if args.save_annotated is not None and not args.save_annotated.is_dir():
-        return _fail(f"--save-annotated {args.save_annotated}: no such folder")
+    if args.save_annotated is not None:
+        try:
+            args.save_annotated.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _fail(f"--save-annotated {args.save_annotated}: cannot create the folder ({exc.strerror})")
     recognizer = load_recognizer(args)
     failures = 0
     documents = []

@@ -11,5 +11,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "creating .venv with $("$python" --version)"
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[${extras}]"
+# pip's and setuptools' chatter goes to a log, shown only when the install fails.
+log=.venv/install.log
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[${extras}]"; } \
+    >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "setup: installing .[${extras}] failed; the whole log is in $log" >&2
+  exit 1
+fi
+echo "installed .[${extras}] into .venv"

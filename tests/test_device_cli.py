@@ -45,11 +45,19 @@ def test_read_json_has_boxes_digits_and_confidences(capsys):
     assert set(first) == {"digit", "confidence", "box", "line"} and len(first["box"]) == 4
 
 
-def test_read_saves_annotated_images(tmp_path, capsys):
-    assert main(["read", str(SAMPLES / "sample_01.jpg"), "--save-annotated", str(tmp_path)]) == 0
-    written = list(tmp_path.iterdir())
+def test_read_saves_annotated_images_into_a_new_folder(tmp_path, capsys):
+    out = tmp_path / "out" / "annotated"  # created as needed, as scripts/demo.sh expects
+    assert main(["read", str(SAMPLES / "sample_01.jpg"), "--save-annotated", str(out)]) == 0
+    written = list(out.iterdir())
     assert [p.name for p in written] == ["sample_01_annotated.jpg"]
     assert cv2.imread(str(written[0])).shape == (480, 640, 3)
+
+
+def test_read_with_an_uncreatable_annotation_folder_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["read", str(SAMPLES / "sample_01.jpg"), "--save-annotated", str(blocker / "sub")]) == 2
+    assert "cannot create the folder" in capsys.readouterr().err
 
 
 def test_read_goes_on_after_a_missing_or_corrupt_image_and_exits_2(tmp_path, capsys):
