@@ -59,12 +59,12 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument(
         "--model", "-m", metavar="M", default=None, help="TFLite model (default: the bundled int8 model)"
     )
-    common.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads (default 1)")
+    common.add_argument("--threads", type=positive_int, default=1, metavar="N", help="interpreter threads (default 1)")
     common.add_argument("--verbose", "-v", action="store_true", help="say which runtime and model were loaded")
     return common
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -254,7 +254,7 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stable-frames",
-        type=_positive_int,
+        type=positive_int,
         default=5,
         metavar="N",
         help="frames a reading must hold before it is reported (default 5)",
@@ -268,7 +268,7 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-frames",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="stop after N frames (default: run until stopped)",
@@ -394,14 +394,14 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--image", type=Path, default=None, help="the frame to time (a JPEG or PNG)")
     parser.add_argument(
         "--frames",
-        type=_positive_int,
+        type=positive_int,
         default=100,
         metavar="N",
         help="frames timed through the pipeline (default 100)",
     )
     parser.add_argument(
         "--naive-frames",
-        type=_positive_int,
+        type=positive_int,
         default=20,
         metavar="N",
         help="frames timed through the naive loop (default 20)",

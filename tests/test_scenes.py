@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -15,15 +13,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "tests" / "data" / "mnist_subset.npz"
-
-
-@pytest.fixture(scope="module")
-def make_scenes():
-    spec = importlib.util.spec_from_file_location("make_scenes", REPO / "scripts" / "make_scenes.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_scenes"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

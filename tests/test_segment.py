@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from device.segment import Segment, segment
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_make_scenes():
-    spec = importlib.util.spec_from_file_location("make_scenes", REPO / "scripts" / "make_scenes.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_scenes"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def make_scenes():
-    return load_make_scenes()
 
 
 def paper_with_digits(

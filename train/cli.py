@@ -12,17 +12,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from device.cli import positive_int  # stdlib-only module: no runtime is loaded
 from train.recipes import RECIPES
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="another people's handwriting (.npz with x/y or Keras layout, or a folder "
                         "0/..9/ of images): half is mixed into training, half held out and reported")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=_positive_int, help="epochs (default: the recipe's)")
-    length.add_argument("--steps", type=_positive_int, help="training steps (batches) instead of epochs")
-    parser.add_argument("--batch-size", type=_positive_int, default=None,
+    length.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
+    length.add_argument("--steps", type=positive_int, help="training steps (batches) instead of epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="global batch size, split across GPUs (default 128)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/CONFIG)")
     parser.add_argument("--resume", action="store_true",
