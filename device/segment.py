@@ -61,6 +61,9 @@ class SegmentParams:
     table_neighbor: float = 1.0  # ... unless within this many digit heights of writing on the paper
     dim_level: float = 0.7  # ... or darker than this, with a sharp border to the bright paper (the sheet's edge)
     sheet_edge_steepness: float = 1.5  # log-brightness gradient (quarter res) of that sharp border
+    sheet_contrast: float = 0.75  # the table beside a sheet is at most this fraction of the sheet's brightness
+    sheet_min_area: float = 0.15  # a sheet covers at least this fraction of the frame
+    sheet_edge_median: float = 0.5  # median log-brightness gradient along a sheet's border (a shadow's is ~0.1)
     edge_step: float = 0.6  # a thin part between brightnesses differing by this ratio: the paper's edge
     merge_overlap: float = 0.45  # x-overlap (of the narrower part) above which two parts are one digit ...
     twin_height: float = 0.8  # ... unless both are about as tall (this fraction): then they are two digits
@@ -259,21 +262,20 @@ def table_mask(paper_small: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) 
     Darker regions of the paper estimate are either shadows on the sheet or the table beside it.
     The sheet's edge is sharp, a shadow's edge is soft: a dim region whose border with the bright
     paper is mostly a steep step (in log brightness) is the table. Anything darker than
-    ``table_level`` of the bright paper counts as table too.
+    ``table_level`` of the bright paper counts as table too, and so does what lies outside the
+    sheet's outline (``outside_sheet``).
     """
     bright = max(1.0, float(np.percentile(paper_small, 90)))
     table = (paper_small < params.table_level * bright).astype(np.uint8)
     dim = (paper_small < params.dim_level * bright).astype(np.uint8)
+    log_paper = np.log(np.maximum(paper_small, 1).astype(np.float32))
+    steep = np.hypot(cv2.Sobel(log_paper, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(log_paper, cv2.CV_32F, 0, 1, ksize=3))
+    inner = np.zeros(paper_small.shape, bool)
+    inner[2:-2, 2:-2] = True  # the frame's own border is no edge of anything
     count, labels, stats, _ = cv2.connectedComponentsWithStats(dim, connectivity=8)
     if count > 1:
-        log_paper = np.log(np.maximum(paper_small, 1).astype(np.float32))
-        steep = np.hypot(
-            cv2.Sobel(log_paper, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(log_paper, cv2.CV_32F, 0, 1, ksize=3)
-        )
-        steep = steep > params.sheet_edge_steepness
+        sharp = steep > params.sheet_edge_steepness
         lit_near = cv2.dilate(1 - dim, np.ones((3, 3), np.uint8)) > 0
-        inner = np.zeros_like(lit_near)
-        inner[2:-2, 2:-2] = True  # the frame's own border is no edge of anything
         for i in range(1, count):
             if stats[i, cv2.CC_STAT_AREA] < 4:
                 continue
@@ -282,9 +284,43 @@ def table_mask(paper_small: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) 
             region = labels[box] == i
             border = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
             border &= lit_near[box] & inner[box]
-            if border.sum() >= 4 and steep[box][border].mean() > 0.5:
+            if border.sum() >= 4 and sharp[box][border].mean() > 0.5:
                 table[box][region] = 1
+    off_sheet = outside_sheet(paper_small, steep, inner, params)
+    if off_sheet is not None:
+        table |= off_sheet
     return cv2.dilate(table, np.ones((5, 5), np.uint8))
+
+
+def outside_sheet(
+    paper_small: np.ndarray, steep: np.ndarray, inner: np.ndarray, params: SegmentParams = DEFAULT_PARAMS
+) -> np.ndarray | None:
+    """Quarter-resolution mask (uint8 0/1) of what lies outside the sheet of paper, or None.
+
+    The sheet is the largest bright region of the paper estimate (Otsu's split), and a sheet is
+    convex: its convex hull also covers the shadows on it. Only a clear split counts: the rest at
+    most ``sheet_contrast`` as bright, the sheet at least ``sheet_min_area`` of the frame, and a
+    sharp border between them (median log-brightness gradient ``steep`` along it, within the
+    ``inner`` part of the frame, of at least ``sheet_edge_median``). A frame filled by paper under
+    a soft shadow or a light gradient has no outside.
+    """
+    _, bright = cv2.threshold(paper_small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
+    if count < 2:
+        return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    sheet = (labels == largest).astype(np.uint8)
+    if sheet.mean() < params.sheet_min_area or sheet.all():
+        return None
+    if float(paper_small[sheet == 0].mean()) > params.sheet_contrast * float(paper_small[sheet > 0].mean()):
+        return None
+    border = cv2.morphologyEx(sheet, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool) & inner
+    if not border.any() or float(np.median(steep[border])) < params.sheet_edge_median:
+        return None
+    contours, _ = cv2.findContours(sheet, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = np.zeros_like(sheet)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.vstack(contours)), 1)
+    return 1 - hull
 
 
 def _on_paper_edge(part: _Part, gray_small: np.ndarray, params: SegmentParams) -> bool:

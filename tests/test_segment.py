@@ -83,6 +83,33 @@ def test_ruled_lines_and_margin_are_not_digits_but_digits_on_them_are(mnist_smal
     assert all(s.box[1] < 180 < s.box[1] + s.box[3] for s in found)  # not cut at the ruling
 
 
+def test_marks_on_the_table_beside_the_sheet_are_not_digits(mnist_small):
+    # A sheet (tilted quadrilateral) on a darker, textured table; a digit-sized dark mark lies on the
+    # table a few digit widths from the writing, another in a line of its own.
+    rng = np.random.default_rng(1)
+    table = cv2.GaussianBlur(rng.normal(165, 25, (480, 640)).astype(np.float32), (0, 0), 3)
+    frame = np.clip(table, 0, 255).astype(np.uint8)
+    sheet = np.array([[150, 40], [630, 60], [615, 470], [140, 455]], np.int32)
+    cv2.fillConvexPoly(frame, sheet, 232)
+    frame = paper_with_digits(list(mnist_small["x_test"][:3]), [(250, 200), (330, 200), (410, 200)], page=frame)
+    cv2.ellipse(frame, (60, 230), (12, 26), 0, 0, 360, 40, 5)  # an "0" drawn on the table
+    cv2.line(frame, (90, 60), (92, 110), 35, 5)  # a "1"
+    found = segment(frame)
+    assert [s.box[0] for s in found] == sorted(s.box[0] for s in found)
+    assert len(found) == 3
+    assert all(s.box[0] > 200 for s in found)
+
+
+def test_a_soft_shadow_across_the_page_is_not_taken_for_the_table(mnist_small):
+    # Paper fills the frame; its left half lies in a soft shadow, with writing in it.
+    x = np.arange(640, dtype=np.float32)
+    light = 0.45 + 0.55 / (1 + np.exp(-(x - 320) / 40))
+    page = np.clip(np.tile(235 * light, (480, 1)), 0, 255).astype(np.uint8)
+    positions = [(60, 200), (140, 200), (420, 200), (500, 200)]
+    page = paper_with_digits(list(mnist_small["x_test"][:4]), positions, page=page)
+    assert len(segment(page)) == 4
+
+
 def test_a_digit_broken_in_two_is_one_digit():
     page = np.full((480, 640), 235, np.uint8)
     cv2.line(page, (300, 200), (340, 200), 30, 6)  # a 5's detached bar ...
