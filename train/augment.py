@@ -1,7 +1,7 @@
 """Camera-like augmentation for the robust recipe.
 
 Each MNIST digit is re-rendered the way a Pi camera would see a digit on paper: a random affine
-warp (rotation, scale, shear), thinner or thicker strokes, blur, dark ink on paper of uneven
+warp (rotation, scale, shear) after an elastic distortion, thinner or thicker strokes, blur, dark ink on paper of uneven
 brightness with sensor noise, and an imperfect crop (loose, tight, off-centre, or with a fragment of
 a neighbouring stroke). The result then goes through ``device.preprocess.normalize_digit`` exactly
 as a segmented camera crop does, so the network trains on what the device will feed it.
@@ -35,6 +35,12 @@ class AugmentConfig:
     gradient: float = 40.0  # largest brightness change across the crop
     crop_margin: tuple[float, float] = (-0.06, 0.35)  # fraction of the digit's size, per side
     neighbour_prob: float = 0.1  # a stroke of the next digit pokes into the crop
+    # Elastic distortion (Simard et al. 2003), in 28x28 pixels: a random displacement field smoothed
+    # by a Gaussian of elastic_sigma and scaled by elastic_alpha; it mimics how hands vary a shape.
+    elastic_prob: float = 0.5  # of camera-like digits
+    clean_elastic_prob: float = 0.7  # of the digits otherwise left as MNIST drew them
+    elastic_alpha: float = 34.0
+    elastic_sigma: float = 4.0
 
 
 def _random_affine(rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -46,6 +52,18 @@ def _random_affine(rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     centre = np.array([_CANVAS / 2, _CANVAS / 2])
     offset = centre - linear @ centre
     return np.hstack([linear, offset[:, None]]).astype(np.float32)
+
+
+def elastic_distort(image: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float) -> np.ndarray:
+    """Warp ``image`` by a smooth random displacement field; alpha and sigma are in units of
+    ``image.shape[0] / 28`` pixels, so the same setting distorts a 28x28 or an upscaled digit alike."""
+    h, w = image.shape
+    unit = h / 28.0
+    field = rng.uniform(-1.0, 1.0, size=(2, h, w)).astype(np.float32)
+    dx = cv2.GaussianBlur(field[0], (0, 0), sigma * unit) * np.float32(alpha * unit)
+    dy = cv2.GaussianBlur(field[1], (0, 0), sigma * unit) * np.float32(alpha * unit)
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def _ink_crop(ink: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -81,6 +99,8 @@ def camera_like(digit: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig 
     cfg = cfg or AugmentConfig()
     size = 28 * _UPSCALE
     big = cv2.resize(digit.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < cfg.elastic_prob:
+        big = elastic_distort(big, rng, cfg.elastic_alpha, cfg.elastic_sigma)
     canvas = np.zeros((_CANVAS, _CANVAS), np.float32)
     pad = (_CANVAS - size) // 2
     canvas[pad : pad + size, pad : pad + size] = big
@@ -118,9 +138,15 @@ def augment_batch(
 ) -> np.ndarray:
     """(N, 28, 28) MNIST digits -> (N, 28, 28) uint8 MNIST-style, most of them via a camera-like crop.
 
-    A ``clean_fraction`` of the digits stays as it is, so the original distribution is still seen.
+    A ``clean_fraction`` of the digits keeps MNIST's own rendering, so the original distribution is
+    still seen; most of those get only an elastic distortion of their shape.
     """
+    cfg = cfg or AugmentConfig()
     out = np.array(digits, dtype=np.uint8, copy=True)
-    for i in np.flatnonzero(rng.random(len(digits)) >= clean_fraction):
+    camera = rng.random(len(digits)) >= clean_fraction
+    for i in np.flatnonzero(camera):
         out[i] = normalize_digit(camera_like(digits[i], rng, cfg), ink="dark")
+    for i in np.flatnonzero(~camera & (rng.random(len(digits)) < cfg.clean_elastic_prob)):
+        warped = elastic_distort(digits[i].astype(np.float32), rng, cfg.elastic_alpha, cfg.elastic_sigma)
+        out[i] = np.clip(np.rint(warped), 0, 255).astype(np.uint8)
     return out
