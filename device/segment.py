@@ -256,20 +256,28 @@ def _merge_overlapping(line: list[_Part], params: SegmentParams) -> list[_Part]:
     return merged
 
 
-def table_mask(paper_small: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> np.ndarray:
+def _log_steepness(image: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of log brightness: the same for a step in dim light as in bright light."""
+    log_image = np.log(np.maximum(image, 1).astype(np.float32))
+    return np.hypot(cv2.Sobel(log_image, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(log_image, cv2.CV_32F, 0, 1, ksize=3))
+
+
+def table_mask(paper_small: np.ndarray, gray_small: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> np.ndarray:
     """Quarter-resolution mask (uint8 0/1) of what is not the sheet: the table around it.
 
     Darker regions of the paper estimate are either shadows on the sheet or the table beside it.
     The sheet's edge is sharp, a shadow's edge is soft: a dim region whose border with the bright
     paper is mostly a steep step (in log brightness) is the table. Anything darker than
     ``table_level`` of the bright paper counts as table too, and so does what lies outside the
-    sheet's outline (``outside_sheet``).
+    sheet's outline (``outside_sheet``), found both in the paper estimate and in the frame itself
+    (median-filtered to remove the ink): the estimate's closing widens the paper over a narrow strip
+    of table at the frame's border, and the frame alone is fooled by a table as bright as paper in
+    places; either outline that is clear counts.
     """
     bright = max(1.0, float(np.percentile(paper_small, 90)))
     table = (paper_small < params.table_level * bright).astype(np.uint8)
     dim = (paper_small < params.dim_level * bright).astype(np.uint8)
-    log_paper = np.log(np.maximum(paper_small, 1).astype(np.float32))
-    steep = np.hypot(cv2.Sobel(log_paper, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(log_paper, cv2.CV_32F, 0, 1, ksize=3))
+    steep = _log_steepness(paper_small)
     inner = np.zeros(paper_small.shape, bool)
     inner[2:-2, 2:-2] = True  # the frame's own border is no edge of anything
     count, labels, stats, _ = cv2.connectedComponentsWithStats(dim, connectivity=8)
@@ -286,9 +294,11 @@ def table_mask(paper_small: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) 
             border &= lit_near[box] & inner[box]
             if border.sum() >= 4 and sharp[box][border].mean() > 0.5:
                 table[box][region] = 1
-    off_sheet = outside_sheet(paper_small, steep, inner, params)
-    if off_sheet is not None:
-        table |= off_sheet
+    smooth_gray = cv2.medianBlur(gray_small, 5)
+    for brightness, steepness in ((paper_small, steep), (smooth_gray, _log_steepness(smooth_gray))):
+        off_sheet = outside_sheet(brightness, steepness, inner, params)
+        if off_sheet is not None:
+            table |= off_sheet
     return cv2.dilate(table, np.ones((5, 5), np.uint8))
 
 
@@ -297,7 +307,7 @@ def outside_sheet(
 ) -> np.ndarray | None:
     """Quarter-resolution mask (uint8 0/1) of what lies outside the sheet of paper, or None.
 
-    The sheet is the largest bright region of the paper estimate (Otsu's split), and a sheet is
+    The sheet is the largest bright region of ``paper_small`` (Otsu's split), and a sheet is
     convex: its convex hull also covers the shadows on it. Only a clear split counts: the rest at
     most ``sheet_contrast`` as bright, the sheet at least ``sheet_min_area`` of the frame, and a
     sharp border between them (median log-brightness gradient ``steep`` along it, within the
@@ -441,7 +451,7 @@ def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> 
     has_strong = np.bincount(labels[strong_half > 0], minlength=count) > 0
     min_h = max(4.0, params.min_height * min(h, w))
     paper_small = ink.paper_small
-    table = table_mask(paper_small, params)
+    table = table_mask(paper_small, ink.gray_small, params)
     parts: list[_Part] = []
     edge_labels: list[int] = []
     for i in np.flatnonzero(has_strong[1:]) + 1:
