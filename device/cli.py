@@ -160,7 +160,7 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_confidence,
         default=None,
         metavar="C",
-        help="drop detections less sure than this (0-1, default 0.5)",
+        help="drop detections less sure than this (0-1, default 0.4)",
     )
     parser.set_defaults(handler=run_read)
     return parser
@@ -250,7 +250,7 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_confidence,
         default=None,
         metavar="C",
-        help="drop detections less sure than this (0-1, default 0.5)",
+        help="drop detections less sure than this (0-1, default 0.4)",
     )
     parser.add_argument(
         "--stable-frames",
