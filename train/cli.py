@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/model.keras, checkpoints, TensorBoard logs, history.csv and report.md with plots.",
     )
     parser.add_argument("--config", choices=sorted(RECIPES), default="paper",
-                        help="recipe: 'paper' (MNIST as in the paper) or 'robust' (camera-like "
-                        "augmentation, the shipped model). Default: paper")
+                        help="recipe: 'paper' (MNIST as in the paper, elastically distorted), 'paper-plain' "
+                        "(no augmentation) or 'robust' (camera-like augmentation, the shipped model). "
+                        "Default: paper")
     parser.add_argument("--data", type=Path, default=None,
                         help="MNIST as a Keras-layout .npz or a folder of the four IDX files; "
                         "default: the Keras download and cache (~/.keras/datasets)")

@@ -1,7 +1,9 @@
 """Training recipes (``train --config NAME``): every setting of a run in one place.
 
 ``paper``: the paper's network and data path (MNIST through the paper's preprocessing), with the
-settings the paper leaves open chosen as recorded in docs/paper-choices.md.
+settings the paper leaves open chosen as recorded in docs/paper-choices.md; among them, elastic
+distortion of the training digits (train/augment.py).
+``paper-plain``: the same without any augmentation, the most literal reading of the paper.
 ``robust``: the same network trained on camera-like re-renderings of MNIST (train/augment.py), the
 recipe of the model we ship.
 """
@@ -21,8 +23,9 @@ class Recipe:
     batch_size: int = 128
     learning_rate: float = 1e-3  # Adam, cosine-decayed to lr_floor * learning_rate over the run
     lr_floor: float = 0.01
-    augment: bool = False
-    clean_fraction: float = 0.4  # with augment: share of digits kept in MNIST's rendering (most elastically distorted)
+    augment: bool = False  # re-draw the training digits every epoch (train/augment.py)
+    clean_fraction: float = 0.4  # with augment: share kept in MNIST's rendering (most elastically distorted),
+    # the rest re-rendered as a camera sees them; 1.0 = elastic distortion only
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -30,7 +33,8 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "paper": Recipe(name="paper", epochs=12),
+    "paper": Recipe(name="paper", epochs=14, augment=True, clean_fraction=1.0),
+    "paper-plain": Recipe(name="paper-plain", epochs=12),
     "robust": Recipe(name="robust", epochs=36, augment=True),
 }
 
