@@ -9,7 +9,8 @@ The steps, each undoing one thing a camera does to a sheet of paper:
 2. **Remove ruled lines.** A grey opening with long horizontal (and vertical) kernels keeps only
    what runs straight across much of the frame (ruled lines, a margin, a grid, the paper's edge);
    subtracting it (a top-hat) leaves the strokes, even where they cross a line. A short dilation
-   across the kernel first keeps slightly tilted lines continuous.
+   across the kernel first keeps slightly tilted lines continuous. A pen stroke that runs as far
+   as a ruling (the bar of a wide 7) is spared because it is thicker than any ruling.
 3. **Threshold with hysteresis.** Pixels clearly darker than the paper (relative and absolute
    margins, scaled to the measured noise) seed the ink; fainter pixels join only where they touch a
    seed, so faint strokes stay whole while paper texture does not become ink. A 3x3 closing joins
@@ -17,8 +18,9 @@ The steps, each undoing one thing a camera does to a sheet of paper:
 4. **Components -> digits.** Connected components are grouped into lines of text by vertical
    overlap; within a line, parts whose horizontal extents overlap (the bar of a 5, an open 4)
    merge into one digit. Specks, dots, dashes, things touching the frame's border (paper edges,
-   cut-off digits) and anything far too large or too small for its line are dropped; a thin "1" is
-   kept because size is judged by height, not area.
+   cut-off digits), pieces of a margin or grid line that survived step 2 (in line with the ruling
+   and no darker than it) and anything far too large or too small for its line are dropped; a thin
+   "1" is kept because size is judged by height, not area.
 
 Each digit comes with a crop of the flattened image in which everything that is not that digit's
 ink is paper-white, so ``device.preprocess.normalize_digits(crops, ink="dark")`` sees one clean
@@ -47,6 +49,9 @@ class SegmentParams:
     column_length: float = 0.3  # vertical lines (margin, grid): this fraction of the height
     line_tilt_tolerance: int = 1  # quarter-res pixels of dilation across the kernel, for tilted rulings
     column_tilt_tolerance: int = 2  # the same for vertical lines (a margin drawn by hand tilts more)
+    ruling_max_thickness: float = 0.011  # (of the width) a stroke at least this thick is ink, not a ruling
+    stroke_max_thickness: float = 0.1  # ... unless it is this thick (a band of table, not a pen stroke)
+    stroke_sheet_level: float = 0.75  # ... and only where the paper is this bright (of the sheet's level)
     strong_darkness: float = 0.22  # seed ink: this much darker than the paper (relative)
     weak_darkness: float = 0.11  # grown ink: touching a seed and this much darker
     min_contrast: float = 14.0  # and at least this many grey levels darker than the paper
@@ -64,6 +69,8 @@ class SegmentParams:
     sheet_contrast: float = 0.75  # the table beside a sheet is at most this fraction of the sheet's brightness
     sheet_min_area: float = 0.15  # a sheet covers at least this fraction of the frame
     sheet_edge_median: float = 0.5  # median log-brightness gradient along a sheet's border (a shadow's is ~0.1)
+    column_darkness: int = 40  # a vertical ruling at least this dark (0-255) continuing a thin part ...
+    column_ink_ratio: float = 1.5  # ... that is at most this much darker than the ruling: a piece of it
     edge_step: float = 0.6  # a thin part between brightnesses differing by this ratio: the paper's edge
     merge_overlap: float = 0.45  # x-overlap (of the narrower part) above which two parts are one digit ...
     twin_height: float = 0.8  # ... unless both are about as tall (this fraction): then they are two digits
@@ -99,6 +106,7 @@ class InkImages:
     strong: np.ndarray  # 0/255: certainly ink
     paper_small: np.ndarray  # the paper's brightness at quarter resolution
     gray_small: np.ndarray  # the frame's brightness at quarter resolution
+    columns_small: np.ndarray  # darkness of the vertical rulings found (margin, grid), quarter resolution
 
 
 def _percentiles_u8(image: np.ndarray, quantiles: tuple[float, ...]) -> list[int]:
@@ -106,6 +114,45 @@ def _percentiles_u8(image: np.ndarray, quantiles: tuple[float, ...]) -> list[int
     hist = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
     cumulative = np.cumsum(hist) / max(1.0, float(hist.sum()))
     return [int(np.searchsorted(cumulative, q)) for q in quantiles]
+
+
+def _thickness_at_least(darkness: np.ndarray, side: float) -> np.ndarray:
+    """Darkness kept where a ``side``-pixel run fits both across and along (a grey opening each way)."""
+    n = max(2, round(side))
+    return cv2.min(
+        cv2.morphologyEx(darkness, cv2.MORPH_OPEN, np.ones((n, 1), np.uint8)),
+        cv2.morphologyEx(darkness, cv2.MORPH_OPEN, np.ones((1, n), np.uint8)),
+    )
+
+
+def _pen_strokes(
+    darkness: np.ndarray, rulings: np.ndarray, paper: np.ndarray, paper_small: np.ndarray, params: SegmentParams
+) -> np.ndarray:
+    """0/255, full resolution: where a found "ruling" is really a pen stroke on the sheet, to be kept.
+
+    A digit's own long straight stroke (the bar of a wide 7) runs far enough to pass for a ruling,
+    but it is thicker than any ruling in both directions. "Thick" means as dark over the whole run
+    as the ruling found there: in noise or texture that maximum comes from a few dark pixels, never
+    from a solid run. Broad dark bands (the table beyond the sheet's edge) are thicker than any
+    stroke, and the table's texture is full of stroke-thick blobs: only the sheet is spared.
+    Measured at half resolution (a few times cheaper; strokes that matter are >= 7 px thick).
+    """
+    h, w = darkness.shape
+    half_size = (max(1, w // 2), max(1, h // 2))
+    dark = cv2.resize(darkness, half_size, interpolation=cv2.INTER_AREA)
+    ruling = cv2.resize(rulings, half_size, interpolation=cv2.INTER_AREA)
+    solid = cv2.max(dark // 2, cv2.subtract(ruling, ruling // 4))
+    stroke = cv2.bitwise_and(
+        cv2.compare(_thickness_at_least(dark, params.ruling_max_thickness * w / 2), solid, cv2.CMP_GE),
+        cv2.compare(_thickness_at_least(dark, params.stroke_max_thickness * w / 2), dark // 2, cv2.CMP_LT),
+    )
+    sheet_level = _percentiles_u8(paper_small, (0.9,))[0]
+    on_sheet = cv2.compare(
+        cv2.resize(paper, half_size, interpolation=cv2.INTER_AREA),
+        round(params.stroke_sheet_level * sheet_level),
+        cv2.CMP_GE,
+    )
+    return cv2.resize(cv2.bitwise_and(stroke, on_sheet), (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def ink_images(gray: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> InkImages:
@@ -140,6 +187,8 @@ def ink_images(gray: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> InkI
     if int(rulings_small.max()) > 8:
         rulings = cv2.resize(rulings_small, (w, h), interpolation=cv2.INTER_LINEAR)
         line_like = cv2.compare(darkness, cv2.add(rulings, rulings // 4 + 8), cv2.CMP_LE)
+        pen = _pen_strokes(darkness, rulings, paper, paper_small, params)
+        line_like = cv2.bitwise_and(line_like, cv2.bitwise_not(pen))
         darkness = cv2.subtract(darkness, cv2.bitwise_and(rulings, line_like))
     dark_small = cv2.resize(darkness, (qw, qh), interpolation=cv2.INTER_AREA)
 
@@ -154,7 +203,9 @@ def ink_images(gray: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> InkI
     strong = cv2.bitwise_and(cv2.threshold(darkness, strong_t, 255, cv2.THRESH_BINARY)[1], contrast_ok)
     weak = cv2.bitwise_and(cv2.threshold(darkness, weak_t, 255, cv2.THRESH_BINARY)[1], weak_contrast_ok)
     weak = cv2.morphologyEx(weak, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    return InkImages(darkness=darkness, weak=weak, strong=strong, paper_small=paper_small, gray_small=small)
+    return InkImages(
+        darkness=darkness, weak=weak, strong=strong, paper_small=paper_small, gray_small=small, columns_small=vertical
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,6 +406,32 @@ def _on_paper_edge(part: _Part, gray_small: np.ndarray, params: SegmentParams) -
     return min(left, right) < params.edge_step * max(left, right, 1.0)
 
 
+def _continues_a_column(part: _Part, ink: InkImages, params: SegmentParams) -> bool:
+    """A thin upright part in line with a vertical ruling just above or below it, and no darker: a piece of it.
+
+    Where a margin or grid line meets the sheet's edge or a shadow, a piece of it can survive the
+    ruling removal and look like a "1". A "1" written on the line is much darker than the line.
+    """
+    if part.width * 3 > part.height:
+        return False
+    columns = ink.columns_small
+    qh, qw = columns.shape
+    x0, x1 = max(0, part.x0 // 2 - 1), min(qw, (part.x1 + 1) // 2 + 1)
+    y0, y1, reach = part.y0 // 2, (part.y1 + 1) // 2, max(2, part.height // 2)
+    box = (slice(2 * part.y0, 2 * part.y1), slice(2 * part.x0, 2 * part.x1))
+    ink_darkness = ink.darkness[box][ink.weak[box] > 0]
+    if ink_darkness.size == 0:
+        return False
+    own = float(np.median(ink_darkness))
+    for rows in (columns[max(0, y0 - reach) : y0, x0:x1], columns[y1 : min(qh, y1 + reach), x0:x1]):
+        if rows.shape[0] < 2 or rows.shape[1] == 0:
+            continue
+        line = rows.max(axis=1)
+        if np.mean(line >= params.column_darkness) >= 0.6 and own <= params.column_ink_ratio * float(np.median(line)):
+            return True
+    return False
+
+
 def _writing_on_the_table(line: list[_Part], typical: float, params: SegmentParams) -> list[_Part]:
     """Keep a part that lies on what looks like the table only as part of writing that continues on the paper.
 
@@ -475,6 +552,7 @@ def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> 
             p.height >= min_h
             and p.width <= params.max_aspect * p.height
             and not _on_paper_edge(p, ink.gray_small, params)
+            and not _continues_a_column(p, ink, params)
         )
 
     # The writing's size: the typical height of the digit-shaped parts in the line with the most

@@ -83,6 +83,34 @@ def test_ruled_lines_and_margin_are_not_digits_but_digits_on_them_are(mnist_smal
     assert all(s.box[1] < 180 < s.box[1] + s.box[3] for s in found)  # not cut at the ruling
 
 
+@pytest.mark.parametrize("ruled", [False, True])
+def test_a_seven_whose_bar_is_as_long_as_a_ruling_keeps_its_bar(ruled):
+    # The bar (145 px, 10 px thick) runs farther than the ruling detector's kernel; it used to be
+    # removed as a ruling, leaving a "1".
+    page = np.full((480, 640), 235, np.uint8)
+    if ruled:
+        for y in range(40, 480, 35):
+            cv2.line(page, (0, y), (639, y), 165, 2)
+    cv2.line(page, (200, 180), (345, 186), 40, 10)
+    cv2.line(page, (345, 186), (290, 300), 40, 10)
+    found = segment(page)
+    assert len(found) == 1
+    x, y, w, _ = found[0].box
+    assert x <= 200 and y <= 180 and w >= 145
+
+
+def test_a_piece_of_the_margin_is_not_a_one_but_a_one_written_on_the_margin_is():
+    page = np.full((480, 640), 235, np.uint8)
+    cv2.line(page, (60, 0), (60, 479), 150, 2)  # the margin ...
+    cv2.line(page, (60, 100), (60, 170), 118, 3)  # ... with a darker stretch that survives its removal
+    cv2.line(page, (62, 300), (58, 370), 30, 6)  # a "1" written on the margin
+    cv2.ellipse(page, (200, 335), (22, 34), 0, 0, 360, 30, 6)  # and an "0" beside it
+    found = segment(page)
+    assert len(found) == 2
+    assert all(s.box[1] > 250 for s in found)
+    assert found[0].box[0] < 70
+
+
 def test_marks_on_the_table_beside_the_sheet_are_not_digits(mnist_small):
     # A sheet (tilted quadrilateral) on a darker, textured table; a digit-sized dark mark lies on the
     # table a few digit widths from the writing, another in a line of its own.
