@@ -23,6 +23,10 @@ $py scripts/make_scenes.py --count 500 --seed 2024 --mnist-range 5000:10000 --ou
 $py scripts/eval_scenes.py runs/scenes-eval --model runs/robust/digits_int8.tflite
 $py scripts/make_scenes.py --count 500 --seed 4048 --out runs/scenes-eval-all
 $py scripts/eval_scenes.py runs/scenes-eval-all --model runs/robust/digits_int8.tflite
+for seed in 9090 6060; do
+  $py scripts/make_scenes.py --count 500 --seed $seed --mnist-range 5000:10000 --out runs/scenes-eval-$seed
+  $py scripts/eval_scenes.py runs/scenes-eval-$seed --model runs/robust/digits_int8.tflite
+done
 $py -m device bench --model runs/robust/digits_int8.tflite --frames 200
 $py scripts/bench_inference.py runs/robust/digits_int8.tflite runs/robust/digits_float.tflite --threads 1
 date
