@@ -90,6 +90,34 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, small_npz, monkey
     assert result.test.accuracy > 0.6
 
 
+def test_init_starts_from_the_given_models_weights(tmp_path, small_npz):
+    source = build_model()
+    source_path = tmp_path / "source.keras"
+    source.save(source_path)
+    out = tmp_path / "tuned"
+    # One step at a vanishing learning rate: the result must still be the source's weights.
+    code = main(["--config", "paper-plain", "--data", str(small_npz), "--init", str(source_path), "--steps", "1",
+                 "--learning-rate", "1e-9", "--out", str(out), "--quiet"])
+    assert code == 0
+    tuned = keras.saving.load_model(out / "model.keras")
+    for got, want in zip(tuned.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    report = (out / "report.md").read_text()
+    assert "started from" in report and "accuracy before this run" in report
+
+
+def test_init_with_a_foreign_or_broken_model_exits_2_with_one_line(tmp_path, small_npz, capsys):
+    foreign = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    foreign.save(tmp_path / "foreign.keras")
+    (tmp_path / "broken.keras").write_bytes(b"not a zip file")
+    for name, message in (("foreign.keras", "not a model of this network"), ("broken.keras", "not a readable")):
+        code = main(["--data", str(small_npz), "--init", str(tmp_path / name), "--steps", "1",
+                     "--out", str(tmp_path / f"out-{name}")])
+        assert code == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err and err.startswith("train: error: --init")
+
+
 def test_same_seed_gives_the_same_epoch_data(mnist_small):
     from train.data import DigitSet
 

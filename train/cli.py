@@ -2,6 +2,7 @@
 
     train --config paper --data ../shared/data/mnist.npz --out runs/paper
     train --config robust --data mnist.npz --extra my_digits/ --out runs/mine
+    train --config robust --init train/models/robust.keras --extra my_digits/ --epochs 3 --learning-rate 1e-4
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from pathlib import Path
 
 from device.cli import positive_int  # stdlib-only module: no runtime is loaded
 from train.recipes import RECIPES
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--steps", type=positive_int, help="training steps (batches) instead of epochs")
     parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="global batch size, split across GPUs (default 128)")
+    parser.add_argument("--init", type=Path, default=None, metavar="MODEL.keras",
+                        help="start from the weights of this trained model of the network instead of a random "
+                        "initialisation: fine-tuning, e.g. the shipped model (train/models/robust.keras) on your "
+                        "own handwriting with --extra; use a few --epochs and a small --learning-rate")
+    parser.add_argument("--learning-rate", type=positive_float, default=None, metavar="LR",
+                        help="Adam's initial learning rate, cosine-decayed over the run (default: the "
+                        "recipe's, 1e-3; for --init, 1e-4 is a good start)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/CONFIG)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its last finished epoch")
@@ -53,14 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     from train.recipes import get_recipe
     from train.trainer import Interrupted, RunOptions, run_training
 
-    for flag, path in (("--data", args.data), ("--extra", args.extra)):
+    for flag, path in (("--data", args.data), ("--extra", args.extra), ("--init", args.init)):
         if path is not None and not path.exists():
             print(f"train: error: {flag} {path}: no such file or folder", file=sys.stderr)
             return 2
-    recipe = get_recipe(args.config, epochs=args.epochs, batch_size=args.batch_size)
+    recipe = get_recipe(args.config, epochs=args.epochs, batch_size=args.batch_size,
+                        learning_rate=args.learning_rate)
     out_dir = args.out or Path("runs") / args.config
     command = "train " + shlex.join(sys.argv[1:] if argv is None else argv)
-    options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra,
+    options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra, init=args.init,
                          steps=args.steps, seed=args.seed, resume=args.resume,
                          verbose=2 if args.quiet else 1, command=command)
     try:

@@ -11,9 +11,10 @@ SOFTMAX). Where the paper is silent, the choices are in ``ModelConfig`` and docs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+if TYPE_CHECKING:  # Keras loads TensorFlow: only when a model is built, so `train --help` stays instant
+    import keras
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -36,6 +37,9 @@ def build_model(config: ModelConfig | None = None, name: str = "zmg_cae_fc") -> 
 
     Trained end to end through the classifier: the decoder's 28x28 map is a learned feature map.
     """
+    import keras
+    from keras import layers
+
     cfg = config or ModelConfig()
     reg = keras.regularizers.L2(cfg.l2) if cfg.l2 > 0 else None
 
@@ -77,6 +81,8 @@ def build_model(config: ModelConfig | None = None, name: str = "zmg_cae_fc") -> 
 
 def classifier_only(model: keras.Model) -> keras.Model:
     """The image -> probabilities part of a model (drops any extra output a variant may add)."""
+    import keras
+
     if len(model.outputs) == 1:
         return model
     return keras.Model(model.inputs, model.get_layer("probabilities").output, name=model.name)
@@ -84,6 +90,8 @@ def classifier_only(model: keras.Model) -> keras.Model:
 
 def multiply_accumulates(model: keras.Model) -> int:
     """Multiply-accumulates of one forward pass (conv, transposed conv and dense layers)."""
+    from keras import layers
+
     total = 0
     for layer in model.layers:
         if isinstance(layer, layers.Conv2DTranspose):

@@ -39,7 +39,9 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def get_recipe(name: str, epochs: int | None = None, batch_size: int | None = None) -> Recipe:
+def get_recipe(
+    name: str, epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None
+) -> Recipe:
     """The named recipe with optional overrides from the command line."""
     recipe = RECIPES[name]
     overrides: dict[str, Any] = {}
@@ -47,4 +49,6 @@ def get_recipe(name: str, epochs: int | None = None, batch_size: int | None = No
         overrides["epochs"] = epochs
     if batch_size is not None:
         overrides["batch_size"] = batch_size
+    if learning_rate is not None:
+        overrides["learning_rate"] = learning_rate
     return replace(recipe, **overrides)

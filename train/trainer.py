@@ -43,6 +43,7 @@ class RunOptions:
     out_dir: Path
     data: Path | None = None  # None: the Keras MNIST download
     extra: Path | None = None
+    init: Path | None = None  # start from this trained model's weights (fine-tuning); ignored on resume
     steps: int | None = None  # overrides recipe.epochs when given
     seed: int = 0
     resume: bool = False
@@ -141,6 +142,32 @@ class EpochData:
         return self._ready.pop(epoch)
 
 
+def _load_weights_from(model, path: Path) -> None:
+    """Copy the weights of the trained model at ``path`` (a .keras file of the same network) into ``model``."""
+    import keras
+
+    try:
+        source = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # Keras raises many types for a missing, corrupt or foreign file
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"--init {path}: not a readable Keras model ({reason[:160]})") from None
+    want = [tuple(w.shape) for w in model.weights]
+    have = [tuple(w.shape) for w in getattr(source, "weights", [])]
+    if want != have:
+        raise DataError(f"--init {path}: not a model of this network ({len(have)} weight tensors, "
+                        f"expected {len(want)} with these shapes; train it with this version of train)")
+    model.set_weights(source.get_weights())
+
+
+def _accuracies(model, x_test: np.ndarray, y_test: np.ndarray, extra_test: DigitSet | None) -> list[tuple[str, float]]:
+    """The model's accuracy on MNIST test (and the held-out extra half): where an --init run starts from."""
+    result = [("MNIST test", float(np.mean(model.predict(x_test, batch_size=512, verbose=0).argmax(1) == y_test)))]
+    if extra_test is not None:
+        probs = model.predict(prepare_mnist(extra_test.x), batch_size=512, verbose=0)
+        result.append(("held-out extra half", float(np.mean(probs.argmax(1) == extra_test.y))))
+    return result
+
+
 def _save_checkpoint(model, checkpoint_dir: Path, state: dict) -> None:
     atomic_write(checkpoint_dir / CHECKPOINT_NAME, lambda tmp: model.save(tmp))
     write_text(checkpoint_dir / STATE_NAME, json.dumps(state, indent=2))
@@ -188,6 +215,8 @@ def run_training(options: RunOptions) -> RunResult:
             model = keras.saving.load_model(checkpoint_dir / CHECKPOINT_NAME)
         else:
             model = build_model(recipe.model)
+            if options.init is not None:
+                _load_weights_from(model, options.init)
             _compile(model, recipe, total_steps)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +232,7 @@ def run_training(options: RunOptions) -> RunResult:
         keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs")),
     ]
     data = EpochData(train_set, recipe, options.seed)
+    before = _accuracies(model, x_test, mnist.test.y, extra_test) if options.init and not options.resume else None
     started = time.monotonic()
     for epoch in range(start_epoch, epochs):
         x_epoch, y_epoch = data.get(epoch)
@@ -248,6 +278,10 @@ def run_training(options: RunOptions) -> RunResult:
         "preprocessing": PREPROCESS_VERSION,
         "parameters": f"{model.count_params():,}",
     }
+    if options.init is not None:
+        facts["started from"] = f"{options.init} (learning rate {recipe.learning_rate:g})"
+    if before is not None:
+        facts["accuracy before this run"] = " / ".join(f"{name} {100 * acc:.2f} %" for name, acc in before)
     report_path = write_report(out_dir, options.command, facts, evaluations)
     return RunResult(model_path, report_path, test_eval, extra_eval, epochs, seconds)
 
