@@ -90,6 +90,20 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, small_npz, monkey
     assert result.test.accuracy > 0.6
 
 
+def test_the_shipped_keras_model_is_the_bundled_int8_models_source(mnist_small):
+    from device.preprocess import prepare_mnist
+    from device.recognizer import Recognizer
+
+    root = Path(__file__).resolve().parents[1]
+    model = keras.saving.load_model(root / "train" / "models" / "robust.keras", compile=False)
+    assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in build_model().weights]
+    x = mnist_small["x_test"][:300]
+    keras_digits = model.predict(prepare_mnist(x), verbose=0).argmax(1)
+    int8_digits = Recognizer().model.predict(prepare_mnist(x)).argmax(1)
+    assert np.mean(keras_digits == int8_digits) >= 0.98
+    assert np.mean(keras_digits == mnist_small["y_test"][:300]) >= 0.97
+
+
 def test_init_starts_from_the_given_models_weights(tmp_path, small_npz):
     source = build_model()
     source_path = tmp_path / "source.keras"
