@@ -33,7 +33,7 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "paper": Recipe(name="paper", epochs=14, augment=True, clean_fraction=1.0),
+    "paper": Recipe(name="paper", epochs=30, augment=True, clean_fraction=1.0),
     "paper-plain": Recipe(name="paper-plain", epochs=12),
     "robust": Recipe(name="robust", epochs=36, augment=True),
 }
