@@ -13,18 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from device.cli import positive_int  # stdlib-only module: no runtime is loaded
+from device.cli import positive_float, positive_int  # stdlib-only module: no runtime is loaded
 from train.recipes import RECIPES
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -159,13 +159,15 @@ def _load_weights_from(model, path: Path) -> None:
     model.set_weights(source.get_weights())
 
 
-def _accuracies(model, x_test: np.ndarray, y_test: np.ndarray, extra_test: DigitSet | None) -> list[tuple[str, float]]:
-    """The model's accuracy on MNIST test (and the held-out extra half): where an --init run starts from."""
-    result = [("MNIST test", float(np.mean(model.predict(x_test, batch_size=512, verbose=0).argmax(1) == y_test)))]
-    if extra_test is not None:
-        probs = model.predict(prepare_mnist(extra_test.x), batch_size=512, verbose=0)
-        result.append(("held-out extra half", float(np.mean(probs.argmax(1) == extra_test.y))))
-    return result
+def _evaluate_all(
+    model, x_test: np.ndarray, y_test: np.ndarray, extra: tuple[str, np.ndarray, np.ndarray] | None
+) -> list[Evaluation]:
+    """MNIST test, and the held-out extra half (name, prepared images, labels) when there is one."""
+    evaluations = [evaluate("MNIST test", model.predict(x_test, batch_size=512, verbose=0), y_test)]
+    if extra is not None:
+        name, x_extra, y_extra = extra
+        evaluations.append(evaluate(name, model.predict(x_extra, batch_size=512, verbose=0), y_extra))
+    return evaluations
 
 
 def _save_checkpoint(model, checkpoint_dir: Path, state: dict) -> None:
@@ -232,7 +234,10 @@ def run_training(options: RunOptions) -> RunResult:
         keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs")),
     ]
     data = EpochData(train_set, recipe, options.seed)
-    before = _accuracies(model, x_test, mnist.test.y, extra_test) if options.init and not options.resume else None
+    extra = None
+    if extra_test is not None:
+        extra = (f"held-out half of {options.extra.name}", prepare_mnist(extra_test.x), extra_test.y)
+    before = _evaluate_all(model, x_test, mnist.test.y, extra) if options.init and not options.resume else None
     started = time.monotonic()
     for epoch in range(start_epoch, epochs):
         x_epoch, y_epoch = data.get(epoch)
@@ -254,13 +259,9 @@ def run_training(options: RunOptions) -> RunResult:
 
     model_path = out_dir / "model.keras"
     atomic_write(model_path, lambda tmp: model.save(tmp))
-    test_eval = evaluate("MNIST test", model.predict(x_test, batch_size=512, verbose=0), mnist.test.y)
-    evaluations = [(test_eval, "confusion.png")]
-    extra_eval = None
-    if extra_test is not None:
-        probs = model.predict(prepare_mnist(extra_test.x), batch_size=512, verbose=0)
-        extra_eval = evaluate(f"held-out half of {options.extra.name}", probs, extra_test.y)
-        evaluations.append((extra_eval, "confusion_extra.png"))
+    after = _evaluate_all(model, x_test, mnist.test.y, extra)
+    test_eval, extra_eval = after[0], (after[1] if len(after) > 1 else None)
+    evaluations = list(zip(after, ("confusion.png", "confusion_extra.png")[: len(after)], strict=True))
     for evaluation, image in evaluations:
         plot_confusion(evaluation, out_dir / image)
     plot_history(read_history(out_dir / "history.csv"), out_dir / "loss.png")
@@ -281,7 +282,7 @@ def run_training(options: RunOptions) -> RunResult:
     if options.init is not None:
         facts["started from"] = f"{options.init} (learning rate {recipe.learning_rate:g})"
     if before is not None:
-        facts["accuracy before this run"] = " / ".join(f"{name} {100 * acc:.2f} %" for name, acc in before)
+        facts["accuracy before this run"] = " / ".join(f"{e.name} {100 * e.accuracy:.2f} %" for e in before)
     report_path = write_report(out_dir, options.command, facts, evaluations)
     return RunResult(model_path, report_path, test_eval, extra_eval, epochs, seconds)
 
