@@ -145,6 +145,36 @@ def test_same_seed_gives_the_same_epoch_data(mnist_small):
     assert not np.array_equal(a[0], c[0])
 
 
+def test_epoch_data_do_not_depend_on_the_number_of_augmentation_workers(mnist_small):
+    from train.data import DigitSet
+
+    train_set = DigitSet(mnist_small["x_train"][:96], mnist_small["y_train"][:96].astype(np.int64))
+    recipe = get_recipe("robust")
+    inline = trainer.EpochData(train_set, recipe, seed=5, workers=1)
+    pooled = trainer.EpochData(train_set, recipe, seed=5, workers=2)  # two spawned worker processes
+    try:
+        a, b = inline.get(2), pooled.get(2)
+    finally:
+        pooled.close()
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[0].shape == (96, 28, 28, 1) and a[0].dtype == np.float32
+
+
+def test_an_augmentation_failure_reaches_the_training_loop(mnist_small, monkeypatch):
+    from train.data import DigitSet
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("augmentation broke")
+
+    monkeypatch.setattr(trainer, "_augment_chunk", broken)
+    train_set = DigitSet(mnist_small["x_train"][:32], mnist_small["y_train"][:32].astype(np.int64))
+    data = trainer.EpochData(train_set, get_recipe("robust"), seed=0, workers=1)
+    data.prefetch(0)  # fails in the background thread ...
+    with pytest.raises(RuntimeError, match="augmentation broke"):
+        data.get(0)  # ... and is raised where the epoch is used, instead of hanging or vanishing
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its last finished epoch")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="processes that augment the training digits (default: one per CPU core but one; "
+                        "the data are the same for any number)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     return parser
 
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "train " + shlex.join(sys.argv[1:] if argv is None else argv)
     options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra, init=args.init,
                          steps=args.steps, seed=args.seed, resume=args.resume,
-                         verbose=2 if args.quiet else 1, command=command)
+                         verbose=2 if args.quiet else 1, command=command, workers=args.workers)
     try:
         result = run_training(options)
     except DataError as err:

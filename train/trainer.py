@@ -1,18 +1,28 @@
 """Training: data -> paper preprocessing -> the paper's network -> checkpoints, logs and a report.
 
 One epoch at a time, so that each epoch's data (shuffling and, for the robust recipe, the
-camera-like augmentation) comes from a generator seeded by (seed, epoch): a run is reproducible,
-and a resumed run sees exactly the data the uninterrupted run would have seen.
+camera-like augmentation) comes from generators seeded by (seed, epoch): a run is reproducible,
+and a resumed run sees exactly the data the uninterrupted run would have seen. The augmentation runs
+in worker processes, in a fixed number of chunks each with its own generator, so the data do not
+depend on how many workers a machine has.
+
+Keras 3 with TensorFlow is the reference backend (several GPUs through tf.distribute, TensorBoard
+logs, deterministic ops). With ``KERAS_BACKEND=jax`` or ``torch`` the same code trains on one device,
+without TensorBoard logs: for a GPU machine that has JAX or PyTorch but no TensorFlow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import multiprocessing
 import os
 import platform
+import sys
 import threading
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +59,7 @@ class RunOptions:
     resume: bool = False
     verbose: int = 1  # Keras: 0 silent, 1 progress bar, 2 one line per epoch
     command: str = "train"
+    workers: int | None = None  # augmentation processes; None: one per core but one, at most AUGMENT_CHUNKS
 
 
 @dataclass(frozen=True)
@@ -65,16 +76,31 @@ class Interrupted(Exception):
     """Ctrl-C during training; the last finished epoch's checkpoint is kept."""
 
 
-def _machine() -> str:
-    import tensorflow as tf
+def _accelerators() -> list[str]:
+    """Names of the GPUs the Keras backend trains on (empty on a CPU-only machine)."""
+    import keras
 
-    gpus = tf.config.list_physical_devices("GPU")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                for gpu in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [device.device_kind for device in jax.devices() if device.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def _machine() -> str:
+    gpus = _accelerators()
     if gpus:
-        names = []
-        for gpu in gpus:
-            details = tf.config.experimental.get_device_details(gpu)
-            names.append(details.get("device_name", gpu.name))
-        return f"{len(gpus)} GPU: {', '.join(names)}"
+        return f"{len(gpus)} GPU: {', '.join(gpus)}"
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -86,13 +112,41 @@ def _machine() -> str:
     return f"CPU only: {os.cpu_count()} cores, {cpu}"
 
 
-def _strategy():  # -> tf.distribute.Strategy
+def _uses_tensorflow() -> bool:
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def _has_tensorflow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def _backend_version() -> str:
+    """The Keras backend and its version, e.g. "tensorflow 2.21.0"."""
+    import importlib.metadata
+
+    import keras
+
+    backend = keras.backend.backend()
+    package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    try:
+        return f"{backend} {importlib.metadata.version(package)}"
+    except importlib.metadata.PackageNotFoundError:
+        return backend
+
+
+def _distribution_scope() -> contextlib.AbstractContextManager:
+    """Every GPU through tf.distribute.MirroredStrategy when there are several; else a plain scope."""
+    if not _uses_tensorflow():
+        return contextlib.nullcontext()
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    return strategy.scope()
 
 
 def _compile(model, recipe: Recipe, total_steps: int) -> None:
@@ -108,29 +162,73 @@ def _compile(model, recipe: Recipe, total_steps: int) -> None:
     )
 
 
-class EpochData:
-    """Each epoch's training arrays, prepared one epoch ahead in a background thread."""
+AUGMENT_CHUNKS = 16  # an epoch is augmented in this many pieces, each with its own generator
 
-    def __init__(self, train: DigitSet, recipe: Recipe, seed: int) -> None:
+
+def _augment_chunk(digits: np.ndarray, seed: int, epoch: int, chunk: int, clean_fraction: float) -> np.ndarray:
+    """One piece of an epoch, augmented and put through the paper's preprocessing (runs in a worker)."""
+    rng = np.random.default_rng([seed, epoch, chunk])
+    return prepare_mnist(augment_batch(digits, rng, clean_fraction))
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # the workers already use every core; OpenCV's own threads would only contend
+
+
+def default_workers() -> int:
+    """Augmentation processes: one per core but the one that drives training, at most one per chunk."""
+    return max(1, min(AUGMENT_CHUNKS, (os.cpu_count() or 1) - 1))
+
+
+class EpochData:
+    """Each epoch's training arrays, prepared one epoch ahead in the background.
+
+    The order comes from a generator seeded by (seed, epoch); the augmentation of chunk ``i`` from one
+    seeded by (seed, epoch, i), in ``workers`` processes (1: in a thread of this process).
+    """
+
+    def __init__(self, train: DigitSet, recipe: Recipe, seed: int, workers: int | None = None) -> None:
         self.train, self.recipe, self.seed = train, recipe, seed
+        self.workers = workers or default_workers()
         self._clean = prepare_mnist(train.x) if not recipe.augment else None
+        self._pool: Executor | None = None
         self._pending: dict[int, threading.Thread] = {}
-        self._ready: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._ready: dict[int, tuple[np.ndarray, np.ndarray] | BaseException] = {}
+
+    def _executor(self) -> Executor | None:
+        if self.workers <= 1:
+            return None
+        if self._pool is None:
+            # spawn: the parent has TensorFlow's threads running, which a forked child must not inherit
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker)
+        return self._pool
 
     def _make(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self.train))
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
         if self._clean is not None:
             return self._clean[order], self.train.y[order]
-        digits = augment_batch(self.train.x[order], rng, self.recipe.clean_fraction)
-        return prepare_mnist(digits), self.train.y[order]
+        pieces = np.array_split(order, AUGMENT_CHUNKS)
+        args = [(self.train.x[piece], self.seed, epoch, i, self.recipe.clean_fraction)
+                for i, piece in enumerate(pieces)]
+        pool = self._executor()
+        if pool is None:
+            parts = [_augment_chunk(*a) for a in args]
+        else:
+            parts = [future.result() for future in [pool.submit(_augment_chunk, *a) for a in args]]
+        return np.concatenate(parts), self.train.y[order]
 
     def prefetch(self, epoch: int) -> None:
         if epoch in self._ready or epoch in self._pending:
             return
 
         def work() -> None:
-            self._ready[epoch] = self._make(epoch)
+            try:
+                self._ready[epoch] = self._make(epoch)
+            except BaseException as err:  # handed to get(), which raises it in the training thread
+                self._ready[epoch] = err
 
         thread = threading.Thread(target=work, name=f"epoch-{epoch}-data", daemon=True)
         self._pending[epoch] = thread
@@ -139,7 +237,15 @@ class EpochData:
     def get(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         self.prefetch(epoch)
         self._pending.pop(epoch).join()
-        return self._ready.pop(epoch)
+        result = self._ready.pop(epoch)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
 def _load_weights_from(model, path: Path) -> None:
@@ -185,7 +291,6 @@ def _load_state(checkpoint_dir: Path) -> dict:
 def run_training(options: RunOptions) -> RunResult:
     """Train one run end to end; see the module docstring. Raises DataError or Interrupted."""
     import keras
-    import tensorflow as tf
 
     from train.model import build_model
 
@@ -203,14 +308,16 @@ def run_training(options: RunOptions) -> RunResult:
     x_test = prepare_mnist(mnist.test.x)
 
     keras.utils.set_random_seed(options.seed)
-    tf.config.experimental.enable_op_determinism()
+    if _uses_tensorflow():
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
     total_steps = options.steps or recipe.epochs * steps_per_epoch
     epochs = math.ceil(total_steps / steps_per_epoch)
 
-    strategy = _strategy()
     start_epoch = 0
-    with strategy.scope():
+    with _distribution_scope():
         if options.resume:
             state = _load_state(checkpoint_dir)
             start_epoch = int(state["epoch"])
@@ -228,33 +335,38 @@ def run_training(options: RunOptions) -> RunResult:
         {"recipe": recipe.to_dict(), "seed": options.seed, "data": str(options.data),
          "extra": str(options.extra), "steps": total_steps, "epochs": epochs,
          "preprocess_version": PREPROCESS_VERSION}, indent=2, default=str))
-    callbacks = [
-        # append: fit() runs once per epoch, and each call would otherwise start the file anew
-        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs")),
-    ]
-    data = EpochData(train_set, recipe, options.seed)
+    # append: fit() runs once per epoch, and each call would otherwise start the file anew
+    callbacks = [keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True)]
+    if _has_tensorflow():  # Keras writes TensorBoard logs through tf.summary, on any backend
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs")))
+    else:
+        print("train: TensorFlow is not installed, so no TensorBoard logs (history.csv has the curves)",
+              file=sys.stderr)
+    data = EpochData(train_set, recipe, options.seed, options.workers)
     extra = None
     if extra_test is not None:
         extra = (f"held-out half of {options.extra.name}", prepare_mnist(extra_test.x), extra_test.y)
     before = _evaluate_all(model, x_test, mnist.test.y, extra) if options.init and not options.resume else None
     started = time.monotonic()
-    for epoch in range(start_epoch, epochs):
-        x_epoch, y_epoch = data.get(epoch)
-        if epoch + 1 < epochs:
-            data.prefetch(epoch + 1)  # augment the next epoch while this one trains
-        steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
-        try:
-            model.fit(x_epoch, y_epoch, batch_size=recipe.batch_size, epochs=epoch + 1,
-                      initial_epoch=epoch, steps_per_epoch=steps, shuffle=False,
-                      validation_data=(x_test, mnist.test.y), callbacks=callbacks,
-                      verbose=options.verbose)
-        except KeyboardInterrupt:
-            raise Interrupted(
-                f"interrupted in epoch {epoch + 1}; {checkpoint_dir} holds epoch {epoch}: "
-                "continue with the same command and --resume") from None
-        _save_checkpoint(model, checkpoint_dir, {"epoch": epoch + 1, "epochs": epochs,
-                                                  "seed": options.seed, "recipe": recipe.name})
+    try:
+        for epoch in range(start_epoch, epochs):
+            x_epoch, y_epoch = data.get(epoch)
+            if epoch + 1 < epochs:
+                data.prefetch(epoch + 1)  # augment the next epoch while this one trains
+            steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+            try:
+                model.fit(x_epoch, y_epoch, batch_size=recipe.batch_size, epochs=epoch + 1,
+                          initial_epoch=epoch, steps_per_epoch=steps, shuffle=False,
+                          validation_data=(x_test, mnist.test.y), callbacks=callbacks,
+                          verbose=options.verbose)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"interrupted in epoch {epoch + 1}; {checkpoint_dir} holds epoch {epoch}: "
+                    "continue with the same command and --resume") from None
+            _save_checkpoint(model, checkpoint_dir, {"epoch": epoch + 1, "epochs": epochs,
+                                                      "seed": options.seed, "recipe": recipe.name})
+    finally:
+        data.close()
     seconds = time.monotonic() - started
 
     model_path = out_dir / "model.keras"
@@ -275,7 +387,7 @@ def run_training(options: RunOptions) -> RunResult:
         "wall time": f"{seconds / 60:.1f} min" + (f" (this session, from epoch {start_epoch})"
                                                   if start_epoch else ""),
         "machine": _machine(),
-        "TensorFlow / Keras": f"{tf.__version__} / {keras.__version__}",
+        "Keras / backend": f"{keras.__version__} / {_backend_version()}",
         "preprocessing": PREPROCESS_VERSION,
         "parameters": f"{model.count_params():,}",
     }
