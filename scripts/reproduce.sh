@@ -23,7 +23,7 @@ $py scripts/make_scenes.py --count 500 --seed 2024 --mnist-range 5000:10000 --ou
 $py scripts/eval_scenes.py runs/scenes-eval --model runs/robust/digits_int8.tflite
 $py scripts/make_scenes.py --count 500 --seed 4048 --out runs/scenes-eval-all
 $py scripts/eval_scenes.py runs/scenes-eval-all --model runs/robust/digits_int8.tflite
-for seed in 9090 6060; do
+for seed in 9090 6060 7070; do
   $py scripts/make_scenes.py --count 500 --seed $seed --mnist-range 5000:10000 --out runs/scenes-eval-$seed
   $py scripts/eval_scenes.py runs/scenes-eval-$seed --model runs/robust/digits_int8.tflite
 done
