@@ -90,6 +90,28 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, small_npz, monkey
     assert result.test.accuracy > 0.6
 
 
+def test_ctrl_c_while_waiting_for_augmented_digits_is_an_interruption_too(tmp_path, small_npz, monkeypatch):
+    def ctrl_c(self, epoch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.EpochData, "get", ctrl_c)
+    options = trainer.RunOptions(recipe=get_recipe("robust", epochs=2), out_dir=tmp_path / "run", data=small_npz,
+                                 verbose=0)
+    with pytest.raises(trainer.Interrupted, match="interrupted in epoch 1"):
+        trainer.run_training(options)
+
+
+def test_augmentation_workers_leave_ctrl_c_to_the_training_process():
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        trainer._init_worker()  # what each worker process runs first
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_the_shipped_keras_model_is_the_bundled_int8_models_source(mnist_small):
     from device.preprocess import prepare_mnist
     from device.recognizer import Recognizer

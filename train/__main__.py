@@ -4,4 +4,5 @@ import sys
 
 from train.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # augmentation workers are spawned and import this module again
+    sys.exit(main())

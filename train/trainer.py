@@ -172,9 +172,14 @@ def _augment_chunk(digits: np.ndarray, seed: int, epoch: int, chunk: int, clean_
 
 
 def _init_worker() -> None:
+    import signal
+
     import cv2
 
     cv2.setNumThreads(1)  # the workers already use every core; OpenCV's own threads would only contend
+    # Ctrl-C reaches the whole process group: the training process handles it (checkpoint, one-line
+    # message) and shuts the pool down, so the workers must not die with tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def default_workers() -> int:
@@ -348,23 +353,23 @@ def run_training(options: RunOptions) -> RunResult:
         extra = (f"held-out half of {options.extra.name}", prepare_mnist(extra_test.x), extra_test.y)
     before = _evaluate_all(model, x_test, mnist.test.y, extra) if options.init and not options.resume else None
     started = time.monotonic()
+    epoch = start_epoch
     try:
         for epoch in range(start_epoch, epochs):
-            x_epoch, y_epoch = data.get(epoch)
+            x_epoch, y_epoch = data.get(epoch)  # waits here when augmenting is slower than training
             if epoch + 1 < epochs:
                 data.prefetch(epoch + 1)  # augment the next epoch while this one trains
             steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
-            try:
-                model.fit(x_epoch, y_epoch, batch_size=recipe.batch_size, epochs=epoch + 1,
-                          initial_epoch=epoch, steps_per_epoch=steps, shuffle=False,
-                          validation_data=(x_test, mnist.test.y), callbacks=callbacks,
-                          verbose=options.verbose)
-            except KeyboardInterrupt:
-                raise Interrupted(
-                    f"interrupted in epoch {epoch + 1}; {checkpoint_dir} holds epoch {epoch}: "
-                    "continue with the same command and --resume") from None
+            model.fit(x_epoch, y_epoch, batch_size=recipe.batch_size, epochs=epoch + 1,
+                      initial_epoch=epoch, steps_per_epoch=steps, shuffle=False,
+                      validation_data=(x_test, mnist.test.y), callbacks=callbacks,
+                      verbose=options.verbose)
             _save_checkpoint(model, checkpoint_dir, {"epoch": epoch + 1, "epochs": epochs,
                                                       "seed": options.seed, "recipe": recipe.name})
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted in epoch {epoch + 1}; {checkpoint_dir} holds epoch {epoch}: "
+            "continue with the same command and --resume") from None
     finally:
         data.close()
     seconds = time.monotonic() - started
