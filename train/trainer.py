@@ -130,10 +130,9 @@ def _backend_version() -> str:
 
     import keras
 
-    backend = keras.backend.backend()
-    package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    backend = keras.backend.backend()  # the backends' names are their packages' names
     try:
-        return f"{backend} {importlib.metadata.version(package)}"
+        return f"{backend} {importlib.metadata.version(backend)}"
     except importlib.metadata.PackageNotFoundError:
         return backend
 
