@@ -230,3 +230,22 @@ def test_a_drop_of_exactly_the_margin_passes():
 
     assert AccuracyCheck(keras=0.9, tflite=0.898, count=500, max_drop_points=0.2).passed
     assert not AccuracyCheck(keras=0.9, tflite=0.896, count=500, max_drop_points=0.2).passed
+
+
+def test_quant_fidelity_counts_changed_decisions_per_calibration_sample(tiny_keras, mnist_npz, tmp_path,
+                                                                        monkeypatch, capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import quant_fidelity
+
+    extra = tmp_path / "extra.npz"
+    np.savez(extra, x=np.load(mnist_npz)["x_test"][:40], y=np.load(mnist_npz)["y_test"][:40])
+    monkeypatch.setattr(sys, "argv", ["quant_fidelity.py", str(tiny_keras), "--data", str(mnist_npz), "--extra",
+                                      str(extra), "--augmented", "60", "--samples", "20:0", "20:1"])
+    assert quant_fidelity.main() == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("20:")]
+    assert [row[0] for row in rows] == ["20:0", "20:1"]
+    for row in rows:  # changed decisions per set, then their sum
+        augmented, other, total = (int(v) for v in row[1:])
+        assert 0 <= augmented <= 60 and 0 <= other <= 40 and total == augmented + other
