@@ -90,6 +90,17 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, small_npz, monkey
     assert result.test.accuracy > 0.6
 
 
+def test_resuming_keeps_only_the_history_of_checkpointed_epochs(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,accuracy\n0,0.5\n1,0.6\n2,0.7\n")  # killed after logging epoch 2, before its checkpoint
+    trainer._trim_history(history, start_epoch=2)
+    assert history.read_text() == "epoch,accuracy\n0,0.5\n1,0.6\n"
+    trainer._trim_history(history, start_epoch=2)  # nothing to drop: unchanged
+    assert history.read_text() == "epoch,accuracy\n0,0.5\n1,0.6\n"
+    trainer._trim_history(history, start_epoch=0)  # a fresh run starts a fresh history
+    assert not history.exists()
+
+
 def test_ctrl_c_while_waiting_for_augmented_digits_is_an_interruption_too(tmp_path, small_npz, monkeypatch):
     def ctrl_c(self, epoch):
         raise KeyboardInterrupt

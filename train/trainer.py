@@ -292,6 +292,22 @@ def _load_state(checkpoint_dir: Path) -> dict:
         raise DataError(f"{checkpoint_dir}: no usable checkpoint to resume from ({err})") from None
 
 
+def _trim_history(path: Path, start_epoch: int) -> None:
+    """Keep only the history of the epochs before ``start_epoch``, the ones the checkpoint holds.
+
+    A fresh run drops any history of a run that died before its first epoch. A run killed after an epoch's
+    log line but before its checkpoint would otherwise log that epoch twice when resumed.
+    """
+    if start_epoch == 0 or not path.is_file():
+        path.unlink(missing_ok=True)
+        return
+    header, *rows = path.read_text().splitlines(keepends=True)
+    epochs = [row.split(",", 1)[0].strip() for row in rows]  # CSVLogger's first column
+    kept = [row for row, epoch in zip(rows, epochs, strict=True) if epoch.isdigit() and int(epoch) < start_epoch]
+    if len(kept) < len(rows):
+        write_text(path, header + "".join(kept))
+
+
 def run_training(options: RunOptions) -> RunResult:
     """Train one run end to end; see the module docstring. Raises DataError or Interrupted."""
     import keras
@@ -333,8 +349,7 @@ def run_training(options: RunOptions) -> RunResult:
             _compile(model, recipe, total_steps)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    if start_epoch == 0:  # a fresh run: drop any history left by a run that died before its first epoch
-        (out_dir / "history.csv").unlink(missing_ok=True)
+    _trim_history(out_dir / "history.csv", start_epoch)
     write_text(out_dir / "config.json", json.dumps(
         {"recipe": recipe.to_dict(), "seed": options.seed, "data": str(options.data),
          "extra": str(options.extra), "steps": total_steps, "epochs": epochs,
