@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calib-size", type=int, default=500, metavar="N",
                         help="number of calibration images, drawn at random (default: 500)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (default: 0)")
+    parser.add_argument("--no-logit-floor", dest="logit_floor", action="store_false",
+                        help="int8: keep the full range of the logits. By default logits far below the "
+                             "weakest winning logit of the calibration images are clamped, which gives the "
+                             "int8 logits finer steps and leaves the predicted digit unchanged (see "
+                             "docs/convert.md)")
     parser.add_argument("--data", type=Path, metavar="MNIST",
                         help="MNIST as a Keras-layout .npz or a folder of IDX files, for calibration and the "
                              "accuracy check (default: the Keras MNIST download cache)")
@@ -74,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     options = ConvertOptions(kind=kind, io_type=args.io, calib_path=args.calib, calib_size=args.calib_size,
                              seed=args.seed, data_path=args.data, max_drop_points=args.max_drop,
-                             num_threads=args.threads, progress=not args.quiet)
+                             num_threads=args.threads, progress=not args.quiet,
+                             logit_floor=args.logit_floor)
     out_path = args.output or default_output(args.model, kind)
     try:
         result = convert_keras_file(args.model, out_path, options)

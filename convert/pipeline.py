@@ -17,6 +17,7 @@ import numpy as np
 
 from convert.calibration import DEFAULT_CALIBRATION_SIZE, digit_set_calibration, mnist_calibration
 from convert.converter import ConvertError, IoType, Kind, convert_model, float_ops, load_keras_model
+from convert.logit_floor import with_logit_floor
 from convert.validate import AccuracyCheck, check_accuracy
 from device.modelinfo import Accuracy, ModelInfo, write_atomic, write_model_info
 from device.preprocess import PREPROCESS_VERSION, prepare_mnist
@@ -42,6 +43,7 @@ class ConvertOptions:
     max_drop_points: float = DEFAULT_MAX_DROP_POINTS
     num_threads: int = 1
     progress: bool = True
+    logit_floor: bool = True  # int8 only: clamp hopeless logits for finer steps (convert/logit_floor.py)
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,17 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
         calibration_record = {"source": source, "size": len(calibration), "seed": options.seed}
         log(f"calibrating on {len(calibration)} images from {source} (seed {options.seed})")
 
+    to_convert = model
+    if options.kind == "int8" and options.logit_floor:
+        to_convert, floor = with_logit_floor(model, calibration)
+        if floor is None:
+            log("logit floor: skipped (the model does not end in a Dense layer and a softmax)")
+        else:
+            calibration_record["logit_floor"] = round(floor, 4)
+            log(f"logit floor: {floor:.2f} (logits below it are clamped; see convert/logit_floor.py)")
+
     log(f"converting {model_path} to {options.kind} TFLite")
-    tflite_bytes = convert_model(model, options.kind, options.io_type, calibration, options.progress)
+    tflite_bytes = convert_model(to_convert, options.kind, options.io_type, calibration, options.progress)
     if options.kind == "int8":
         not_integer = float_ops(tflite_bytes)
         if not_integer:

@@ -21,6 +21,7 @@ import numpy as np
 
 from convert.calibration import mnist_calibration
 from convert.converter import convert_model, load_keras_model
+from convert.logit_floor import with_logit_floor
 from convert.validate import keras_predictions, tflite_predictions
 from device.modelinfo import ModelInfo, write_model_info
 from device.preprocess import PREPROCESS_VERSION, prepare_mnist
@@ -31,7 +32,10 @@ from train.data import load_extra, load_mnist
 AUGMENTED_SEED = 99  # the augmented training digits are the same for every calibration compared
 
 
-def int8_runtime(model, calibration: np.ndarray, folder: Path) -> TFLiteModel:
+def int8_runtime(model, calibration: np.ndarray, folder: Path, logit_floor: bool = True) -> TFLiteModel:
+    """The int8 model as `convert --int8` makes it (with or without the logit floor), on the device runtime."""
+    if logit_floor:
+        model, _ = with_logit_floor(model, calibration)
     path = folder / f"calib-{len(calibration)}.tflite"
     path.write_bytes(convert_model(model, "int8", "int8", calibration))
     write_model_info(path, ModelInfo(preprocess_version=PREPROCESS_VERSION, input_shape=INPUT_SHAPE, kind="int8"))
@@ -46,6 +50,8 @@ def main() -> int:
     parser.add_argument("--augmented", type=int, default=10_000, help="augmented MNIST training digits (default 10000)")
     parser.add_argument("--samples", nargs="+", default=["500:0", "500:1", "500:2", "1000:0", "2000:0"],
                         help="calibration samples as SIZE:SEED (default: 500:0 500:1 500:2 1000:0 2000:0)")
+    parser.add_argument("--no-logit-floor", dest="logit_floor", action="store_false",
+                        help="convert without the logit floor, as `convert --no-logit-floor` does")
     args = parser.parse_args()
 
     model = load_keras_model(args.model)
@@ -62,7 +68,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
         for sample in args.samples:
             size, _, seed = sample.partition(":")
-            runtime = int8_runtime(model, mnist_calibration(mnist.train.x, int(size), int(seed or 0)), Path(tmp))
+            calibration = mnist_calibration(mnist.train.x, int(size), int(seed or 0))
+            runtime = int8_runtime(model, calibration, Path(tmp), args.logit_floor)
             changed = [int(np.sum(tflite_predictions(runtime, images) != reference[name]))
                        for name, images in sets.items()]
             cells = [f"{n:>{len(column)}d}" for n, column in zip(changed, columns, strict=True)]

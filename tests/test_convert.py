@@ -110,6 +110,8 @@ def test_paper_int8_model_carries_its_metadata(paper_int8):
     assert info.source_sha256 == hashlib.sha256(keras_path.read_bytes()).hexdigest()
     assert info.accuracy.count == 500
     assert info.accuracy.tflite == pytest.approx(result.check.tflite)
+    floor = info.calibration.pop("logit_floor")
+    assert isinstance(floor, float) and floor < 0
     assert info.calibration == {"source": "MNIST train", "size": 200, "seed": 0}
     assert "tensorflow" in info.tools and info.created
 
@@ -127,6 +129,34 @@ def test_uint8_io_gives_uint8_tensors_and_the_same_answers(tiny_keras, mnist_npz
     images = prepare_mnist(mnist_small["x_test"][:200])
     expected = keras.saving.load_model(tiny_keras).predict(images, verbose=0).argmax(axis=1)
     assert np.mean(runtime.predict(images).argmax(axis=1) == expected) >= 0.98
+
+
+def _builtin_interpreter(path: Path):
+    """An interpreter whose op list shows the model's own ops (no XNNPACK delegate nodes)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    return Interpreter(model_path=str(path),
+                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
+def _logit_scale(path: Path) -> float:
+    """Quantization step of the tensor the softmax reads (the int8 logits)."""
+    interpreter = _builtin_interpreter(path)
+    softmax = next(op for op in interpreter._get_ops_details() if op["op_name"] == "SOFTMAX")
+    return float(interpreter._get_tensor_details(int(softmax["inputs"][0]), 0)["quantization"][0])
+
+
+def test_logit_floor_gives_finer_logit_steps_with_the_same_ops(tiny_keras, mnist_npz, tmp_path):
+    floored, full = tmp_path / "floored.tflite", tmp_path / "full.tflite"
+    assert main([str(tiny_keras), "--data", str(mnist_npz), "-o", str(floored), "--calib-size", "100", "--quiet"]) == 0
+    assert main([str(tiny_keras), "--data", str(mnist_npz), "-o", str(full), "--calib-size", "100", "--quiet",
+                 "--no-logit-floor"]) == 0
+    assert _logit_scale(floored) < _logit_scale(full)
+    assert "logit_floor" in read_model_info(floored).calibration
+    assert "logit_floor" not in read_model_info(full).calibration
+    ops = [[op["op_name"] for op in _builtin_interpreter(p)._get_ops_details()] for p in (floored, full)]
+    assert ops[0] == ops[1]  # the clamp is fused into FULLY_CONNECTED: no extra op
+    assert float_ops(floored.read_bytes()) == []
 
 
 def test_float_conversion_writes_a_float_model(tiny_keras, mnist_npz, tmp_path):
@@ -207,8 +237,8 @@ def test_bad_mnist_path_exits_2(tiny_keras, tmp_path, capsys):
 
 def test_help_documents_every_option():
     help_text = build_parser().format_help()
-    for option in ("--int8", "--float", "-o", "--io", "--calib", "--calib-size", "--seed", "--data",
-                   "--max-drop", "--threads", "--quiet", "MODEL.keras", "Exit codes"):
+    for option in ("--int8", "--float", "-o", "--io", "--calib", "--calib-size", "--seed", "--no-logit-floor",
+                   "--data", "--max-drop", "--threads", "--quiet", "MODEL.keras", "Exit codes"):
         assert option in help_text
 
 
