@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convert.logit_floor import FLOOR_MARGIN, calibration_floor, logit_layers, with_logit_floor
+from convert.logit_floor import FLOOR_MARGIN, calibration_floor, logits_dense, with_logit_floor
 from device.preprocess import prepare_mnist
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_paper_network_keeps_its_predictions_and_probabilities(paper_model, mnis
     images = prepare_mnist(mnist_small["x_test"][:200])
     floored, floor = with_logit_floor(paper_model, calibration)
 
-    dense, _ = logit_layers(paper_model)
+    dense = logits_dense(paper_model)
     winners = _logits(paper_model, dense, calibration).max(axis=1)
     assert floor == pytest.approx(winners.min() - FLOOR_MARGIN, abs=1e-4)
     before = paper_model.predict(images, verbose=0)
@@ -55,7 +55,7 @@ def test_clamped_classes_only_change_below_the_floor(paper_model, mnist_small):
     calibration = prepare_mnist(mnist_small["x_train"][:50])
     floored, floor = with_logit_floor(paper_model, calibration)
     images = prepare_mnist(mnist_small["x_test"][:50])
-    original = _logits(paper_model, logit_layers(paper_model)[0], images)
+    original = _logits(paper_model, logits_dense(paper_model), images)
     clamped = _logits(floored, floored.layers[-2], images)  # relu(z - floor) before its activation
     np.testing.assert_allclose(np.maximum(clamped, 0.0), np.maximum(original - floor, 0.0), atol=1e-4)
 
@@ -66,7 +66,7 @@ def test_dense_with_softmax_activation_is_recognised(mnist_small):
 
     keras.utils.set_random_seed(1)
     inputs = keras.Input((28, 28, 1))
-    outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(inputs))
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(layers.Flatten()(inputs))
     model = keras.Model(inputs, outputs)
     images = prepare_mnist(mnist_small["x_test"][:100])
     floored, floor = with_logit_floor(model, images)
