@@ -1,7 +1,7 @@
 """Calibration images for int8 conversion, preprocessed by the device's own code.
 
 The int8 activation ranges are measured on these, so they must look exactly like what the device
-feeds the network: MNIST training images through ``device.preprocess.prepare_mnist``, or another
+feeds the network: MNIST training images through ``device.recognition.preprocess.prepare_mnist``, or another
 digit set (photographed crops) normalised like camera crops and then preprocessed the same way.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.preprocess import prepare_mnist
+from device.recognition.preprocess import prepare_mnist
 
 DEFAULT_CALIBRATION_SIZE = 500
 
@@ -36,7 +36,7 @@ def digit_set_calibration(path: str | Path, size: int = DEFAULT_CALIBRATION_SIZE
                           seed: int = 0) -> np.ndarray:
     """Seeded sample of a digit set (``.npz`` or a folder ``0/`` .. ``9/``) -> network input.
 
-    ``train.data.load_extra`` normalises every crop with ``device.preprocess.normalize_digits``
+    ``train.data.load_extra`` normalises every crop with ``device.recognition.preprocess.normalize_digits``
     (the camera path's stage 1); ``prepare_mnist`` adds stage 2, together ``prepare_crops``.
     """
     from train.data import load_extra

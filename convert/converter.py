@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from device.runtime import INPUT_SHAPE, NUM_CLASSES
+from device.recognition.runtime import INPUT_SHAPE, NUM_CLASSES
 
 Kind = Literal["int8", "float32"]
 IoType = Literal["int8", "uint8"]
@@ -130,7 +130,7 @@ def float_ops(tflite_model: bytes) -> list[str]:
     Empty for a full-integer model. Inspected without delegates, so XNNPACK's fused nodes do not
     hide the real ops.
     """
-    from device.runtime import load_interpreter_class
+    from device.recognition.runtime import load_interpreter_class
 
     interpreter_class, _ = load_interpreter_class()
     kwargs = {}

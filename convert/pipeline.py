@@ -19,9 +19,9 @@ from convert.calibration import DEFAULT_CALIBRATION_SIZE, digit_set_calibration,
 from convert.converter import ConvertError, IoType, Kind, convert_model, float_ops, load_keras_model
 from convert.logit_floor import with_logit_floor
 from convert.validate import AccuracyCheck, check_accuracy
-from device.modelinfo import Accuracy, ModelInfo, write_atomic, write_model_info
-from device.preprocess import PREPROCESS_VERSION, prepare_mnist
-from device.runtime import INPUT_SHAPE, ModelError, TFLiteModel
+from device.recognition.modelinfo import Accuracy, ModelInfo, write_atomic, write_model_info
+from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.recognition.runtime import INPUT_SHAPE, ModelError, TFLiteModel
 
 DEFAULT_MAX_DROP_POINTS = 0.2
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.runtime import TFLiteModel
+from device.recognition.runtime import TFLiteModel
 
 EVAL_BATCH = 256
 
@@ -37,7 +37,7 @@ class AccuracyCheck:
 
 
 def tflite_predictions(model: TFLiteModel, images: np.ndarray, progress: bool = False) -> np.ndarray:
-    """Predicted digits of a TFLite model (device.runtime) on (N, 28, 28, 1) network input."""
+    """Predicted digits of a TFLite model (device.recognition.runtime) on (N, 28, 28, 1) network input."""
     starts = range(0, len(images), EVAL_BATCH)
     if progress:
         from tqdm import tqdm

@@ -12,9 +12,9 @@ __all__ = ["Detection", "Recognizer"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that `import device.preprocess` (used by training) does not load the runtime.
+    # Lazy, so that `import device.recognition.preprocess` (used by training) does not load the runtime.
     if name in __all__:
-        from device import recognizer
+        from device.recognition import recognizer
 
         return getattr(recognizer, name)
     raise AttributeError(f"module 'device' has no attribute {name!r}")

@@ -34,7 +34,7 @@ EXIT_USAGE = 2  # usage or input errors
 EXIT_STOPPED = 1  # a camera stopped for good mid-run
 
 # (module, function): optional subcommands written elsewhere; skipped when the module is absent.
-OPTIONAL_SUBCOMMANDS: tuple[tuple[str, str], ...] = (("device.collect", "add_collect_parser"),)
+OPTIONAL_SUBCOMMANDS: tuple[tuple[str, str], ...] = (("device.tools.collect", "add_collect_parser"),)
 
 
 class CommandError(Exception):
@@ -106,8 +106,8 @@ def _size(text: str) -> tuple[int, int]:
 
 def load_recognizer(args: argparse.Namespace) -> Any:
     """The Recognizer for ``--model``/``--threads``/``--min-confidence``; CommandError if unusable."""
-    from device.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer
-    from device.runtime import ModelError
+    from device.recognition.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer
+    from device.recognition.runtime import ModelError
 
     try:
         threshold = getattr(args, "min_confidence", None)
@@ -177,9 +177,9 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_read(args: argparse.Namespace) -> int:
-    from device.draw import annotate
-    from device.recognizer import reading_string
-    from device.sources import SourceError, read_image
+    from device.live.draw import annotate
+    from device.recognition.recognizer import reading_string
+    from device.live.sources import SourceError, read_image
 
     if args.save_annotated is not None:
         try:
@@ -289,14 +289,14 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any]:
     """The per-frame outputs the flags ask for, in the order they are called."""
-    from device.live import DisplaySink, HeadlessPrinter, LiveError, VideoRecorder
+    from device.live.loop import DisplaySink, HeadlessPrinter, LiveError, VideoRecorder
 
     sinks: list[Any] = []
     try:
         if args.record is not None:
             sinks.append(VideoRecorder(args.record))
         if args.serve:
-            from device.web import WebView, WebViewError
+            from device.live.web import WebView, WebViewError
 
             try:
                 view = WebView.from_address(args.serve).start()
@@ -306,7 +306,7 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
             sinks.append(view)  # a complete sink: draws nothing while nobody watches (wants_frame)
         readings_on_stdout = False
         if args.output:
-            from device.readings import JsonlReadings, ReadingsError, parse_output_spec
+            from device.live.readings import JsonlReadings, ReadingsError, parse_output_spec
 
             try:
                 spec = parse_output_spec(args.output)
@@ -329,8 +329,8 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
 
 
 def run_live_command(args: argparse.Namespace) -> int:
-    from device.live import LiveError, run_live
-    from device.sources import SourceError, open_source
+    from device.live.loop import LiveError, run_live
+    from device.live.sources import SourceError, open_source
 
     recognizer = load_recognizer(args)
     try:
@@ -375,7 +375,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from device.evaluate import DataError, evaluate, load_folder, load_npz, progress_bar
+    from device.tools.evaluate import DataError, evaluate, load_folder, load_npz, progress_bar
 
     try:
         images, labels = load_npz(args.npz) if args.npz else load_folder(args.folder)
@@ -422,7 +422,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from device.bench import BenchError, default_bench_image, run_bench
+    from device.tools.bench import BenchError, default_bench_image, run_bench
 
     try:
         image = args.image or default_bench_image()

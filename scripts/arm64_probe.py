@@ -81,8 +81,8 @@ def main() -> int:
     import cv2
     import numpy as np
 
-    from device.preprocess import prepare_mnist
-    from device.runtime import TFLiteModel, load_interpreter_class
+    from device.recognition.preprocess import prepare_mnist
+    from device.recognition.runtime import TFLiteModel, load_interpreter_class
 
     _, runtime = load_interpreter_class()
     print(
@@ -111,7 +111,7 @@ def main() -> int:
     sample_files = [samples / name for name in expected if Path(name).suffix.lower() in SAMPLE_SUFFIXES]
     if sample_files:
         from device import Recognizer
-        from device.recognizer import reading_string
+        from device.recognition.recognizer import reading_string
 
         recognizer = Recognizer()
         for path in sample_files:

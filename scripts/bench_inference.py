@@ -1,4 +1,4 @@
-"""Per-digit inference time and size of TFLite digit models, through device.runtime.TFLiteModel.
+"""Per-digit inference time and size of TFLite digit models, through device.recognition.runtime.TFLiteModel.
 
     python scripts/bench_inference.py                      # the bundled int8 model
     python scripts/bench_inference.py runs/dev/digits_int8.tflite runs/dev/digits_float.tflite --threads 1
@@ -22,8 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from device.preprocess import prepare_mnist  # noqa: E402
-from device.runtime import DEFAULT_MODEL_PATH, ModelError, TFLiteModel  # noqa: E402
+from device.recognition.preprocess import prepare_mnist  # noqa: E402
+from device.recognition.runtime import DEFAULT_MODEL_PATH, ModelError, TFLiteModel  # noqa: E402
 
 SUBSET = REPO / "tests" / "data" / "mnist_subset.npz"
 

@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from device.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
-from device.runtime import ModelError
+from device.recognition.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
+from device.recognition.runtime import ModelError
 
 
 def load_truth(folder: Path) -> list[tuple[str, str]]:

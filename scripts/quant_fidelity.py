@@ -23,9 +23,9 @@ from convert.calibration import mnist_calibration
 from convert.converter import convert_model, load_keras_model
 from convert.logit_floor import with_logit_floor
 from convert.validate import keras_predictions, tflite_predictions
-from device.modelinfo import ModelInfo, write_model_info
-from device.preprocess import PREPROCESS_VERSION, prepare_mnist
-from device.runtime import INPUT_SHAPE, TFLiteModel
+from device.recognition.modelinfo import ModelInfo, write_model_info
+from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.recognition.runtime import INPUT_SHAPE, TFLiteModel
 from train.augment import augment_batch
 from train.data import load_extra, load_mnist
 

@@ -158,7 +158,7 @@ step "device package (pip install -e \".[device]\")"
 STAMP=$VENV/.zmg-install-stamp
 want_stamp=$(cat "$REPO/pyproject.toml" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
 imports_ok() {
-  "$VENV/bin/python" -c 'import cv2, numpy, device.cli; from device.runtime import load_interpreter_class as f; f()' \
+  "$VENV/bin/python" -c 'import cv2, numpy, device.cli; from device.recognition.runtime import load_interpreter_class as f; f()' \
     >/dev/null 2>&1
 }
 if [ "$(cat "$STAMP" 2>/dev/null)" = "$want_stamp" ] && imports_ok; then
@@ -171,7 +171,7 @@ else
 fi
 "$VENV/bin/python" - <<'EOF'
 import cv2, numpy
-from device.runtime import load_interpreter_class
+from device.recognition.runtime import load_interpreter_class
 _, runtime = load_interpreter_class()
 print(f"    numpy {numpy.__version__} ({numpy.__file__.rsplit('/numpy/', 1)[0]}), OpenCV {cv2.__version__}, runtime {runtime}")
 EOF

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from device import collect
-from device.collect import (
+from device.tools import collect
+from device.tools.collect import (
     CELL_MM,
     FRAME_MM,
     CollectError,
@@ -23,7 +23,7 @@ from device.collect import (
     render_sheet,
     run_collect,
 )
-from device.preprocess import normalize_digit
+from device.recognition.preprocess import normalize_digit
 
 PX_PER_MM = 5.0
 EMPTY_CELLS = [(2, 5), (7, 0), (9, 9)]

@@ -16,9 +16,9 @@ from convert import pipeline
 from convert.cli import build_parser, main
 from convert.converter import float_ops
 from convert.pipeline import AccuracyDropError, ConvertOptions, convert_keras_file
-from device.modelinfo import read_model_info, sidecar_path
-from device.preprocess import PREPROCESS_VERSION, prepare_mnist
-from device.runtime import TFLiteModel
+from device.recognition.modelinfo import read_model_info, sidecar_path
+from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.recognition.runtime import TFLiteModel
 
 pytestmark = pytest.mark.slow
 

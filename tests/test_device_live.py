@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from device import Recognizer
-from device.live import HeadlessPrinter, Reading, StopLive, VideoRecorder, run_live
-from device.sources import FrameSource, SourceError
-from device.stability import FpsMeter, StableReading
+from device.live.loop import HeadlessPrinter, Reading, StopLive, VideoRecorder, run_live
+from device.live.sources import FrameSource, SourceError
+from device.live.stability import FpsMeter, StableReading
 
 SAMPLES = Path(__file__).resolve().parents[1] / "device" / "samples"
 
@@ -40,7 +40,7 @@ class ListSource(FrameSource):
         raise SourceError("the test camera is gone")
 
     def _read(self):
-        from device.sources import EndOfSource
+        from device.live.sources import EndOfSource
 
         if not self.frames:
             raise EndOfSource

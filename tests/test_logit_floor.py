@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from convert.logit_floor import FLOOR_MARGIN, calibration_floor, logits_dense, with_logit_floor
-from device.preprocess import prepare_mnist
+from device.recognition.preprocess import prepare_mnist
 
 pytestmark = pytest.mark.slow
 

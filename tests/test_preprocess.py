@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from device.preprocess import (
+from device.recognition.preprocess import (
     IMAGE_SIZE,
     bilinear_enhance,
     binarize_mean,

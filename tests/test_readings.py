@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import pytest
 
-from device.readings import JsonlReadings, OutputSpec, ReadingsError, parse_output_spec
+from device.live.readings import JsonlReadings, OutputSpec, ReadingsError, parse_output_spec
 
 
 class FakeDetection(NamedTuple):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from device import Detection, Recognizer
-from device.recognizer import reading_string
-from device.runtime import ModelError
+from device.recognition.recognizer import reading_string
+from device.recognition.runtime import ModelError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "device" / "samples"
 

@@ -1,4 +1,4 @@
-"""device.runtime and device.modelinfo: loading, checking and running a TFLite digit model."""
+"""device.recognition.runtime and device.recognition.modelinfo: loading, checking and running a TFLite digit model."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.modelinfo import ModelInfo, Quantization, read_model_info, sidecar_path, write_model_info
-from device.preprocess import PREPROCESS_VERSION, prepare_mnist
-from device.runtime import DEFAULT_MODEL_PATH, ModelError, TFLiteModel, load_interpreter_class
+from device.recognition.modelinfo import ModelInfo, Quantization, read_model_info, sidecar_path, write_model_info
+from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.recognition.runtime import DEFAULT_MODEL_PATH, ModelError, TFLiteModel, load_interpreter_class
 
 
 @pytest.fixture()
@@ -112,7 +112,7 @@ def test_sidecar_of_another_model_is_refused(model_copy):
 
 def test_model_without_sidecar_runs_and_warns_once(model_copy, caplog, mnist_small):
     sidecar_path(model_copy).unlink()
-    with caplog.at_level(logging.WARNING, logger="device.runtime"):
+    with caplog.at_level(logging.WARNING, logger="device.recognition.runtime"):
         first = TFLiteModel(model_copy)
         TFLiteModel(model_copy)
     assert first.metadata is None

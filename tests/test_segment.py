@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from device.segment import Segment, segment
+from device.recognition.segment import Segment, segment
 
 
 def paper_with_digits(

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from device import sources
-from device.sources import (
+from device.live import sources
+from device.live.sources import (
     ImageSource,
     OpenCVSource,
     PicameraSource,

@@ -124,8 +124,8 @@ def test_augmentation_workers_leave_ctrl_c_to_the_training_process():
 
 
 def test_the_shipped_keras_model_is_the_bundled_int8_models_source(mnist_small):
-    from device.preprocess import prepare_mnist
-    from device.recognizer import Recognizer
+    from device.recognition.preprocess import prepare_mnist
+    from device.recognition.recognizer import Recognizer
 
     root = Path(__file__).resolve().parents[1]
     model = keras.saving.load_model(root / "train" / "models" / "robust.keras", compile=False)

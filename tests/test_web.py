@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from device.web import BOUNDARY, WebView, WebViewError, parse_serve_address
+from device.live.web import BOUNDARY, WebView, WebViewError, parse_serve_address
 
 FRAME_SHAPE = (240, 320, 3)
 

@@ -3,7 +3,7 @@
 Each MNIST digit is re-rendered the way a Pi camera would see a digit on paper: a random affine
 warp (rotation, scale, shear) after an elastic distortion, thinner or thicker strokes, blur, dark ink on paper of uneven
 brightness with sensor noise, and an imperfect crop (loose, tight, off-centre, or with a fragment of
-a neighbouring stroke). The result then goes through ``device.preprocess.normalize_digit`` exactly
+a neighbouring stroke). The result then goes through ``device.recognition.preprocess.normalize_digit`` exactly
 as a segmented camera crop does, so the network trains on what the device will feed it.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from device.preprocess import normalize_digit
+from device.recognition.preprocess import normalize_digit
 
 _UPSCALE = 2  # work at 56x56 so stroke-width changes and warps stay smooth
 _CANVAS = 84  # room for rotation and scale without clipping the digit

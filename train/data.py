@@ -3,8 +3,8 @@
 - MNIST from a Keras-layout ``.npz``, a folder of the four IDX files (optionally gzipped), or, with
   no path, the usual Keras download and cache.
 - Another handwriting set (``--extra``) from an ``.npz`` (``x``/``y`` or Keras layout) or a folder
-  ``0/`` .. ``9/`` of images; every image goes through ``device.preprocess.normalize_digits`` exactly
-  as a camera crop does, then both sets share ``device.preprocess.paper_preprocess``.
+  ``0/`` .. ``9/`` of images; every image goes through ``device.recognition.preprocess.normalize_digits`` exactly
+  as a camera crop does, then both sets share ``device.recognition.preprocess.paper_preprocess``.
 - ``split_half``: the paper's second experiment, a seeded, stratified, disjoint half/half split.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.preprocess import normalize_digits
+from device.recognition.preprocess import normalize_digits
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -152,8 +152,8 @@ def load_extra(path: str | Path) -> DigitSet:
     """
     path = Path(path)
     if path.is_dir():
-        from device.evaluate import DataError as FolderError
-        from device.evaluate import load_folder  # the device's own reader of 0/..9/ folders
+        from device.tools.evaluate import DataError as FolderError
+        from device.tools.evaluate import load_folder  # the device's own reader of 0/..9/ folders
 
         try:
             crops, labels = load_folder(path)

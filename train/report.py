@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.modelinfo import new_file_mode
+from device.recognition.modelinfo import new_file_mode
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from train.augment import augment_batch
 from train.data import DataError, DigitSet, load_extra, load_mnist, split_half
 from train.recipes import Recipe

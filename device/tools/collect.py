@@ -8,7 +8,7 @@ Two ways in, one way out:
   the ink inside is kept, specks and line remnants are dropped.
 * **Live from the camera**: the digit held in a guide box is saved under the label key pressed.
 
-Each digit goes through ``device.preprocess.normalize_digit(..., ink="dark")`` and is written as a
+Each digit goes through ``device.recognition.preprocess.normalize_digit(..., ink="dark")`` and is written as a
 28x28 PNG (bright ink on black, as MNIST) into ``OUT/<label>/NNNNN.png``: atomically, under the next
 free number, never over an earlier file. A contact sheet PNG of what was saved comes with each run.
 ``train --extra OUT`` reads the folder.
@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from device.preprocess import IMAGE_SIZE, normalize_digit, to_gray
+from device.recognition.preprocess import IMAGE_SIZE, normalize_digit, to_gray
 
 # --------------------------------------------------------------------------------------------
 # The sheet's geometry, in millimetres on A4 portrait: the one place for it. The template
@@ -718,7 +718,7 @@ def run_collect(
 ) -> int:
     """Run ``device collect``; returns the exit code (2 for usage or input errors).
 
-    ``open_frames(source)`` gives the live frames; by default ``device.sources`` opens the camera.
+    ``open_frames(source)`` gives the live frames; by default ``device.live.sources`` opens the camera.
     """
     if args.print_sheet:
         try:
@@ -772,7 +772,7 @@ def _run_sheets(args: argparse.Namespace) -> CollectSummary | None:
 
 
 def _run_live(args: argparse.Namespace, open_frames: Callable[[str], Iterable[np.ndarray | None]] | None):
-    from device.web import WebView, WebViewError, parse_serve_address
+    from device.live.web import WebView, WebViewError, parse_serve_address
 
     if open_frames is None:
         open_frames = _camera_frames
@@ -793,8 +793,8 @@ def _run_live(args: argparse.Namespace, open_frames: Callable[[str], Iterable[np
 
 
 def _camera_frames(source: str) -> Iterable[np.ndarray | None]:
-    """Frames from the camera (or a video, image or folder) through device.sources."""
-    from device.sources import SourceError, open_source
+    """Frames from the camera (or a video, image or folder) through device.live.sources."""
+    from device.live.sources import SourceError, open_source
 
     try:
         with open_source(source) as frames:

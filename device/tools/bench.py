@@ -20,14 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.evaluate import progress_bar
-from device.preprocess import prepare_crops
-from device.recognizer import Recognizer, reading_string
-from device.runtime import load_interpreter_class
-from device.segment import segment
-from device.sources import IMAGE_SUFFIXES
+from device.tools.evaluate import progress_bar
+from device.recognition.preprocess import prepare_crops
+from device.recognition.recognizer import Recognizer, reading_string
+from device.recognition.runtime import load_interpreter_class
+from device.recognition.segment import segment
+from device.live.sources import IMAGE_SUFFIXES
 
-SAMPLES = Path(__file__).resolve().parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 STAGES = ("decode", "segment", "preprocess", "inference")
 
 

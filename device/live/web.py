@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from device.readings import reading_text
+from device.live.readings import reading_text
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from device.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
-from device.preprocess import IMAGE_SIZE, SUPPORTED_PREPROCESS_VERSIONS
+from device.recognition.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
+from device.recognition.preprocess import IMAGE_SIZE, SUPPORTED_PREPROCESS_VERSIONS
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "digits_int8.tflite"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "digits_int8.tflite"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)  # one digit, without the batch axis
 NUM_CLASSES = 10
 

@@ -23,7 +23,7 @@ The steps, each undoing one thing a camera does to a sheet of paper:
    "1" is kept because size is judged by height, not area.
 
 Each digit comes with a crop of the flattened image in which everything that is not that digit's
-ink is paper-white, so ``device.preprocess.normalize_digits(crops, ink="dark")`` sees one clean
+ink is paper-white, so ``device.recognition.preprocess.normalize_digits(crops, ink="dark")`` sees one clean
 digit. ``segment`` never raises on an image it can read: a black, white, tiny or empty frame gives
 an empty list.
 """
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from device.preprocess import to_gray
+from device.recognition.preprocess import to_gray
 
 Box = tuple[int, int, int, int]  # x, y, width, height in frame pixels
 

@@ -5,7 +5,7 @@ preprocessing version it was trained with, the input/output quantization) and wh
 (its measured accuracy, the source ``.keras`` file's sha256, the tool versions that made it).
 A sidecar instead of TFLite's embedded metadata because a Pi can read it with the standard
 library alone and a person can read it with ``cat``. Written by ``convert``, read by
-``device.runtime``.
+``device.recognition.runtime``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Accuracy:
     """Accuracy measured by ``convert`` on a labelled test set, as fractions in [0, 1]."""
 
     keras: float  # the source Keras model, on the same preprocessed images
-    tflite: float  # this model through device.runtime
+    tflite: float  # this model through device.recognition.runtime
     test_set: str  # what was measured, e.g. "MNIST test (10000)"
     count: int
 

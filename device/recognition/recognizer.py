@@ -6,9 +6,9 @@
     found = rec.read(frame)                  # HxW gray or HxWx3 BGR frame -> [Detection], reading order
     print(reading_string(found))             # "407" (lines separated by a space)
 
-``classify`` runs the shared preprocessing (``device.preprocess.prepare_crops``: MNIST-style
+``classify`` runs the shared preprocessing (``device.recognition.preprocess.prepare_crops``: MNIST-style
 normalisation, then the paper's binarisation and bilinear enhancement) and one batched inference;
-``read`` adds the segmentation (``device.segment``) and drops what the network does not
+``read`` adds the segmentation (``device.recognition.segment``) and drops what the network does not
 recognise confidently (not every dark blob on paper is a digit).
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device.preprocess import InkPolarity, prepare_crops
-from device.runtime import NUM_CLASSES, TFLiteModel
-from device.segment import DEFAULT_PARAMS, SegmentParams, segment
+from device.recognition.preprocess import InkPolarity, prepare_crops
+from device.recognition.runtime import NUM_CLASSES, TFLiteModel
+from device.recognition.segment import DEFAULT_PARAMS, SegmentParams, segment
 
 Box = tuple[int, int, int, int]
 
@@ -63,7 +63,7 @@ class Recognizer:
     ) -> None:
         """``model``: a .tflite path, an already loaded ``TFLiteModel``, or None for the bundled one.
 
-        Raises ``device.runtime.ModelError`` (one-line message) for a missing or unusable model.
+        Raises ``device.recognition.runtime.ModelError`` (one-line message) for a missing or unusable model.
         """
         self.model = model if isinstance(model, TFLiteModel) else TFLiteModel(model, num_threads=num_threads)
         self.num_threads = num_threads

@@ -3,11 +3,11 @@
     stats = run_live(source, recognizer, sinks=[DisplaySink(), VideoRecorder("out.avi")])
 
 For every frame the loop reads the digits, keeps the reading that has held still for a few frames
-(``device.stability``), and calls each sink as ``sink(annotated_frame, detections, stable_reading)``:
+(``device.live.stability``), and calls each sink as ``sink(annotated_frame, detections, stable_reading)``:
 
 - ``annotated_frame``: BGR picture with boxes, digits, confidences, reading and FPS drawn (drawn
   only when some sink wants it: a sink with ``wants_frame = False`` gets None);
-- ``detections``: this frame's ``device.recognizer.Detection`` list, reading order;
+- ``detections``: this frame's ``device.recognition.recognizer.Detection`` list, reading order;
 - ``stable_reading``: a ``Reading`` (``.text``, ``.detections``; ``str()`` gives the text) or None
   before anything has held still.
 
@@ -17,7 +17,7 @@ JSON-lines log (``--output``) are all sinks; a new output is one more class, not
 
 The loop survives bad frames: None, empty, wrongly shaped or undecodable frames are counted and
 skipped; a sink that fails is reported once and dropped; a camera that stops is reopened by its
-source (``device.sources``), and if that fails the loop ends with the source's one-line error.
+source (``device.live.sources``), and if that fails the loop ends with the source's one-line error.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from typing import Any, Protocol, TextIO
 import cv2
 import numpy as np
 
-from device.draw import annotate, to_bgr
-from device.recognizer import Detection, Recognizer, reading_string
-from device.sources import FrameSource
-from device.stability import DEFAULT_STABLE_FRAMES, FpsMeter, StableReading
+from device.live.draw import annotate, to_bgr
+from device.recognition.recognizer import Detection, Recognizer, reading_string
+from device.live.sources import FrameSource
+from device.live.stability import DEFAULT_STABLE_FRAMES, FpsMeter, StableReading
 
 MIN_FRAME_SIDE = 16
 
@@ -110,7 +110,7 @@ def run_live(
 ) -> LiveStats:
     """Read ``source`` until it ends, a sink raises StopLive or ``max_frames`` frames were recognised.
 
-    Raises ``device.sources.SourceError`` when a camera stops for good (after its reopen attempts).
+    Raises ``device.live.sources.SourceError`` when a camera stops for good (after its reopen attempts).
     """
     stats = LiveStats()
     stability = StableReading(frames=stable_frames)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from device.recognizer import Detection
+from device.recognition.recognizer import Detection
 
 BOX_COLOR = (0, 200, 0)  # BGR
 LOW_COLOR = (0, 165, 255)  # confidence below LOW_CONFIDENCE: orange

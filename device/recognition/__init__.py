@@ -1,0 +1,1 @@
+"""The recogniser core: a frame or a digit crop becomes digits (preprocess, segment, runtime, Recognizer)."""

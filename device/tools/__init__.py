@@ -1,0 +1,1 @@
+"""Tools around the recogniser: `device eval`, `device bench`, `device collect`."""
