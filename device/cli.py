@@ -178,8 +178,8 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_read(args: argparse.Namespace) -> int:
     from device.live.draw import annotate
-    from device.recognition.recognizer import reading_string
     from device.live.sources import SourceError, read_image
+    from device.recognition.recognizer import reading_string
 
     if args.save_annotated is not None:
         try:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from device.recognition.preprocess import normalize_digit
 from device.tools import collect
 from device.tools.collect import (
     CELL_MM,
@@ -23,7 +24,6 @@ from device.tools.collect import (
     render_sheet,
     run_collect,
 )
-from device.recognition.preprocess import normalize_digit
 
 PX_PER_MM = 5.0
 EMPTY_CELLS = [(2, 5), (7, 0), (9, 9)]

@@ -35,9 +35,9 @@ import cv2
 import numpy as np
 
 from device.live.draw import annotate, to_bgr
-from device.recognition.recognizer import Detection, Recognizer, reading_string
 from device.live.sources import FrameSource
 from device.live.stability import DEFAULT_STABLE_FRAMES, FpsMeter, StableReading
+from device.recognition.recognizer import Detection, Recognizer, reading_string
 
 MIN_FRAME_SIDE = 16
 

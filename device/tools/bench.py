@@ -20,12 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.tools.evaluate import progress_bar
+from device.live.sources import IMAGE_SUFFIXES
 from device.recognition.preprocess import prepare_crops
 from device.recognition.recognizer import Recognizer, reading_string
 from device.recognition.runtime import load_interpreter_class
 from device.recognition.segment import segment
-from device.live.sources import IMAGE_SUFFIXES
+from device.tools.evaluate import progress_bar
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 STAGES = ("decode", "segment", "preprocess", "inference")

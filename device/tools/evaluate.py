@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from device.live.sources import IMAGE_SUFFIXES
 from device.recognition.preprocess import IMAGE_SIZE, prepare_crops, prepare_mnist
 from device.recognition.runtime import NUM_CLASSES, TFLiteModel
-from device.live.sources import IMAGE_SUFFIXES
 
 BATCH = 256
 
