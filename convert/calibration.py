@@ -11,15 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.options import DEFAULT_CALIBRATION_SIZE
 from device.recognition.preprocess import prepare_mnist
-
-DEFAULT_CALIBRATION_SIZE = 500
 
 
 def seeded_sample(images: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """``size`` images drawn without replacement (all of them when there are fewer), reproducibly."""
-    if size <= 0:
-        raise ValueError(f"calibration size must be positive, got {size}")
+    """``size`` (>= 1) images drawn without replacement (all of them when there are fewer), reproducibly."""
     rng = np.random.default_rng(seed)
     count = min(size, len(images))
     picked = np.sort(rng.choice(len(images), size=count, replace=False))
@@ -36,8 +33,8 @@ def digit_set_calibration(path: str | Path, size: int = DEFAULT_CALIBRATION_SIZE
                           seed: int = 0) -> np.ndarray:
     """Seeded sample of a digit set (``.npz`` or a folder ``0/`` .. ``9/``) -> network input.
 
-    ``train.data.load_extra`` normalises every crop with ``device.recognition.preprocess.normalize_digits``
-    (the camera path's stage 1); ``prepare_mnist`` adds stage 2, together ``prepare_crops``.
+    Read as ``train --extra`` reads it (``train.data.load_extra``: the shared data layer, which normalises
+    crops that are not MNIST-style as the camera path's stage 1 does); ``prepare_mnist`` adds stage 2.
     """
     from train.data import load_extra
 

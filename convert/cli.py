@@ -12,6 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from convert.options import DEFAULT_CALIBRATION_SIZE, DEFAULT_MAX_DROP_POINTS, ConvertOptions
+from device.common.argtypes import positive_int
+
 EXIT_ACCURACY = 1
 EXIT_INPUT = 2
 
@@ -39,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calib", type=Path, metavar="PATH",
                         help="calibrate on this digit set instead of MNIST training images: an .npz (x/y or "
                              "Keras layout) or a folder 0/ .. 9/ of images, normalised like camera crops")
-    parser.add_argument("--calib-size", type=int, default=500, metavar="N",
-                        help="number of calibration images, drawn at random (default: 500)")
+    parser.add_argument("--calib-size", type=positive_int, default=DEFAULT_CALIBRATION_SIZE, metavar="N",
+                        help="number of calibration images, drawn at random (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (default: 0)")
     parser.add_argument("--no-logit-floor", dest="logit_floor", action="store_false",
                         help="int8: keep the full range of the logits. By default logits far below the "
@@ -50,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, metavar="MNIST",
                         help="MNIST as a Keras-layout .npz or a folder of IDX files, for calibration and the "
                              "accuracy check (default: the Keras MNIST download cache)")
-    parser.add_argument("--max-drop", type=float, default=0.2, metavar="POINTS",
+    parser.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP_POINTS, metavar="POINTS",
                         help="largest accuracy loss against the Keras model allowed, in percentage points "
-                             "(default: 0.2); more fails with exit code 1 and writes nothing")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, metavar="N",
+                             "(default: %(default)s); more fails with exit code 1 and writes nothing")
+    parser.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                         help="interpreter threads for the accuracy check (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -67,15 +70,9 @@ def default_output(model_path: Path, kind: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     kind = args.kind or "int8"
-    if args.calib_size <= 0:
-        print(f"convert: error: --calib-size must be positive, got {args.calib_size}", file=sys.stderr)
-        return EXIT_INPUT
-    if args.threads <= 0:
-        print(f"convert: error: --threads must be positive, got {args.threads}", file=sys.stderr)
-        return EXIT_INPUT
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     # Imported here so that --help and flag errors answer at once, without loading TensorFlow.
-    from convert.pipeline import AccuracyDropError, ConvertError, ConvertOptions, convert_keras_file
+    from convert.pipeline import AccuracyDropError, ConvertError, convert_keras_file
 
     options = ConvertOptions(kind=kind, io_type=args.io, calib_path=args.calib, calib_size=args.calib_size,
                              seed=args.seed, data_path=args.data, max_drop_points=args.max_drop,
@@ -85,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = convert_keras_file(args.model, out_path, options)
     except AccuracyDropError as exc:
-        print(f"convert: error: {exc}", file=sys.stderr)
+        print(f"convert: error: {exc} (--max-drop)", file=sys.stderr)
         return EXIT_ACCURACY
     except ConvertError as exc:
         print(f"convert: error: {exc}", file=sys.stderr)

@@ -13,14 +13,13 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from device.recognition.runtime import INPUT_SHAPE, NUM_CLASSES
+from convert.options import IoType, Kind
+from device.common.errors import first_line
+from device.common.shapes import INPUT_SHAPE, NUM_CLASSES
 
-Kind = Literal["int8", "float32"]
-IoType = Literal["int8", "uint8"]
 FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
 
 
@@ -48,13 +47,13 @@ def load_keras_model(path: str | Path):  # -> keras.Model (keras is imported laz
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # corrupt zips, wrong formats and unknown layers all raise differently
-        raise ConvertError(f"{path} is not a readable Keras model: {_first_line(exc)}") from None
+        raise ConvertError(f"{path} is not a readable Keras model: {first_line(exc)}") from None
     if not isinstance(model, keras.Model):
         raise ConvertError(f"{path} holds a {type(model).__name__}, not a Keras model")
     try:
         model = classifier_only(model)
     except ValueError as exc:
-        raise ConvertError(f"{path}: cannot find the classifier output: {_first_line(exc)}") from None
+        raise ConvertError(f"{path}: cannot find the classifier output: {first_line(exc)}") from None
     check_model_shape(model, str(path))
     return model
 
@@ -70,11 +69,6 @@ def check_model_shape(model, source: str) -> None:
         raise ConvertError(f"{source}: input shape {in_shape} is not {INPUT_SHAPE} (28x28 grayscale digits)")
     if out_shape != (NUM_CLASSES,):
         raise ConvertError(f"{source}: output shape {out_shape} is not ({NUM_CLASSES},) digit probabilities")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def representative_dataset(images: np.ndarray, progress: bool = False) -> Callable[[], Iterator[list]]:
@@ -121,7 +115,7 @@ def convert_model(model, kind: Kind = "int8", io_type: IoType = "int8",
         try:
             return converter.convert()
         except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError ...
-            raise ConvertError(f"TFLite conversion failed: {_first_line(exc)}") from None
+            raise ConvertError(f"TFLite conversion failed: {first_line(exc)}") from None
 
 
 def float_ops(tflite_model: bytes) -> list[str]:

@@ -15,35 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.calibration import DEFAULT_CALIBRATION_SIZE, digit_set_calibration, mnist_calibration
-from convert.converter import ConvertError, IoType, Kind, convert_model, float_ops, load_keras_model
+from convert.calibration import digit_set_calibration, mnist_calibration
+from convert.converter import ConvertError, convert_model, float_ops, load_keras_model
 from convert.logit_floor import with_logit_floor
+from convert.options import ConvertOptions
 from convert.validate import AccuracyCheck, check_accuracy
-from device.recognition.modelinfo import Accuracy, ModelInfo, write_atomic, write_model_info
+from device.common.files import write_atomic
+from device.common.shapes import INPUT_SHAPE
+from device.recognition.modelinfo import Accuracy, ModelInfo, write_model_info
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
-from device.recognition.runtime import INPUT_SHAPE, ModelError, TFLiteModel
+from device.recognition.runtime import ModelError, TFLiteModel
 
-DEFAULT_MAX_DROP_POINTS = 0.2
+__all__ = ["AccuracyDropError", "ConvertError", "ConvertOptions", "ConvertResult", "convert_keras_file"]
 
 
 class AccuracyDropError(ConvertError):
     """The converted model lost more accuracy than allowed (exit code 1, not a usage error)."""
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    """Everything ``convert`` can be asked for; the CLI flags map one to one."""
-
-    kind: Kind = "int8"
-    io_type: IoType = "int8"
-    calib_path: Path | None = None  # a digit set instead of MNIST training images
-    calib_size: int = DEFAULT_CALIBRATION_SIZE
-    seed: int = 0
-    data_path: Path | None = None  # MNIST; None: train.data's default (Keras download cache)
-    max_drop_points: float = DEFAULT_MAX_DROP_POINTS
-    num_threads: int = 1
-    progress: bool = True
-    logit_floor: bool = True  # int8 only: clamp hopeless logits for finer steps (convert/logit_floor.py)
 
 
 @dataclass(frozen=True)
@@ -84,20 +71,19 @@ def load_mnist_arrays(data_path: Path | None) -> tuple[np.ndarray, np.ndarray, n
 
 
 def convert_keras_file(model_path: str | Path, out_path: str | Path,
-                       options: ConvertOptions = ConvertOptions(), log=print) -> ConvertResult:
+                       options: ConvertOptions | None = None, log=print) -> ConvertResult:
     """Convert ``model_path`` (.keras) to ``out_path`` (.tflite + .json sidecar) after validating it.
 
     ConvertError (one-line message) when the input, data or conversion is unusable;
     AccuracyDropError when the TFLite model loses more than ``options.max_drop_points``.
     Either way nothing is written.
     """
+    options = options or ConvertOptions()
     model_path, out_path = Path(model_path), Path(out_path)
     if out_path.suffix != ".tflite":
         raise ConvertError(f"output must end in .tflite, got {out_path}")
     if not out_path.parent.is_dir():
         raise ConvertError(f"output folder does not exist: {out_path.parent}")
-    if options.calib_size <= 0:
-        raise ConvertError(f"--calib-size must be positive, got {options.calib_size}")
     model = load_keras_model(model_path)
     train_x, test_x, test_y = load_mnist_arrays(options.data_path)
 
@@ -149,7 +135,7 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
             raise ConvertError(f"the converted model does not run on the device runtime: {exc}") from None
     log(check.summary())
     if not check.passed:
-        raise AccuracyDropError(f"accuracy drop {check.drop_points:.2f} points exceeds --max-drop "
+        raise AccuracyDropError(f"accuracy drop {check.drop_points:.2f} points exceeds the allowed "
                                 f"{options.max_drop_points:.2f}: nothing written")
     if options.kind == "int8" and runtime.input_dtype.name != options.io_type:
         raise ConvertError(f"converted model takes {runtime.input_dtype.name}, not {options.io_type}")

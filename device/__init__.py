@@ -1,4 +1,10 @@
-"""Raspberry Pi side: preprocessing, segmentation, int8 TFLite runtime, camera sources, live loop.
+"""Raspberry Pi side: read handwritten digits from camera frames with an int8 TFLite model.
+
+    recognition/  a frame or a crop becomes digits: preprocess, segment, runtime, Recognizer
+    live/         the camera loop: frame sources, the loop, its outputs (window, video, web view, JSON lines)
+    tools/        device eval, device bench, device collect
+    data/         labelled digit sets from files (also read by train and convert)
+    common/       what every part shares: shapes, atomic files, error texts, argument types
 
 Nothing in this package imports TensorFlow or Keras: a Pi installs numpy, OpenCV and a TFLite
 interpreter only.
@@ -8,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Detection", "Recognizer"]
+__all__ = ["Detection", "ReadOptions", "Recognizer"]
 
 
 def __getattr__(name: str) -> Any:

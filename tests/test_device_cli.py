@@ -41,7 +41,7 @@ def test_read_json_has_boxes_digits_and_confidences(capsys):
     assert main(["read", "--json", str(SAMPLES / "sample_02.jpg")]) == 0
     documents = json.loads(capsys.readouterr().out)
     assert documents[0]["reading"] == truth()["sample_02.jpg"]
-    first = documents[0]["detections"][0]
+    first = documents[0]["digits"][0]
     assert set(first) == {"digit", "confidence", "box", "line"} and len(first["box"]) == 4
 
 
@@ -93,7 +93,7 @@ def test_bad_flags_exit_2(capsys):
 def test_eval_on_mnist_style_npz_prints_accuracy_and_classes(capsys):
     assert main(["eval", "--npz", str(REPO / "tests" / "data" / "mnist_subset.npz")]) == 0
     out = capsys.readouterr().out
-    assert "prepared as mnist" in out
+    assert "already MNIST-style" in out
     accuracy = float(out.split("accuracy:")[1].split("=")[1].split("%")[0])
     assert accuracy >= 95.0
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 10
@@ -106,7 +106,7 @@ def test_eval_on_paper_crops_in_x_y_layout_normalises_them(tmp_path, capsys, mni
     np.savez(path, x=paper, y=mnist_small["y_test"][:100])
     assert main(["eval", "--npz", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "prepared as crops" in out and float(out.split("=")[1].split("%")[0]) >= 90.0
+    assert "normalised as camera crops" in out and float(out.split("=")[1].split("%")[0]) >= 90.0
 
 
 def test_eval_with_wrong_arrays_is_one_line(tmp_path, capsys):

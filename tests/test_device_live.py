@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from device import Recognizer
-from device.live.loop import HeadlessPrinter, Reading, StopLive, VideoRecorder, run_live
+from device.live.loop import Reading, StopLive, run_live
+from device.live.sinks import HeadlessPrinter, VideoRecorder
 from device.live.sources import FrameSource, SourceError
 from device.live.stability import FpsMeter, StableReading
 

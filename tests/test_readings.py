@@ -59,11 +59,12 @@ def test_each_new_stable_reading_is_one_parseable_line(tmp_path: Path) -> None:
     # Repeats of a stable reading are one line; a reading that went away and came back is a new one.
     assert [r["reading"] for r in records] == ["407", "407", "408"]
     first = records[0]
-    assert first["confidence"] == [0.998, 0.97, 0.991]
-    assert first["boxes"] == [[112, 80, 40, 66], [160, 78, 38, 70], [205, 81, 41, 64]]
+    assert [d["confidence"] for d in first["digits"]] == [0.998, 0.97, 0.991]
+    assert [d["box"] for d in first["digits"]] == [[112, 80, 40, 66], [160, 78, 38, 70], [205, 81, 41, 64]]
+    assert [d["digit"] for d in first["digits"]] == [4, 0, 7]
     assert dt.datetime.fromisoformat(first["time"]).tzinfo is not None
     # Detections that do not spell the reading give no confidences rather than wrong ones.
-    assert records[2]["confidence"] == [] and records[2]["boxes"] == []
+    assert records[2]["digits"] == []
 
 
 def test_file_is_appended_never_truncated(tmp_path: Path) -> None:
@@ -114,7 +115,7 @@ def test_reading_objects_with_text_and_their_own_detections_are_accepted(tmp_pat
     log = tmp_path / "r.jsonl"
     with JsonlReadings(log) as sink:
         sink(None, [], Stable("407", FOUR_O_SEVEN))
-    assert lines_of(log)[0]["confidence"] == [0.998, 0.97, 0.991]
+    assert [d["confidence"] for d in lines_of(log)[0]["digits"]] == [0.998, 0.97, 0.991]
 
 
 def test_multi_line_readings_keep_their_confidences(tmp_path: Path) -> None:
@@ -127,7 +128,7 @@ def test_multi_line_readings_keep_their_confidences(tmp_path: Path) -> None:
         sink(None, [], Stable("40 7", FOUR_O_SEVEN))  # two lines of text on the sheet
     record = lines_of(log)[0]
     assert record["reading"] == "40 7"
-    assert record["confidence"] == [0.998, 0.97, 0.991]
+    assert [d["confidence"] for d in record["digits"]] == [0.998, 0.97, 0.991]
 
 
 def test_the_log_needs_no_annotated_picture() -> None:

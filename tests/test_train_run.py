@@ -75,13 +75,13 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, small_npz, monkey
         return real_fit(self, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", fit_then_ctrl_c)
-    with pytest.raises(trainer.Interrupted, match="--resume"):
+    with pytest.raises(trainer.Interrupted, match="holds epoch 1"):
         trainer.run_training(options)
     assert json.loads((out / "checkpoints" / "state.json").read_text())["epoch"] == 1
     assert not (out / "model.keras").exists()
 
     monkeypatch.setattr(keras.Model, "fit", real_fit)
-    with pytest.raises(Exception, match="already holds a run"):
+    with pytest.raises(trainer.RunExists, match="already holds a run"):
         trainer.run_training(options)  # without --resume nothing is overwritten
     result = trainer.run_training(trainer.RunOptions(**{**options.__dict__, "resume": True}))
     assert result.epochs == 3
@@ -162,7 +162,7 @@ def test_init_with_a_foreign_or_broken_model_exits_2_with_one_line(tmp_path, sma
                      "--out", str(tmp_path / f"out-{name}")])
         assert code == 2
         err = capsys.readouterr().err.strip()
-        assert message in err and "\n" not in err and err.startswith("train: error: --init")
+        assert message in err and "\n" not in err and err.startswith("train: error: starting model")
 
 
 def test_same_seed_gives_the_same_epoch_data(mnist_small):

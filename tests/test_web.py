@@ -134,10 +134,11 @@ def test_reading_json_reports_the_stable_reading_and_current_digits(view: WebVie
     assert content_type == "application/json"
     reading = json.loads(body)
     assert reading["reading"] == "42"
-    assert reading["current"] == "42"
-    assert [d["digit"] for d in reading["digits"]] == [4, 2]
-    assert reading["digits"][0]["box"] == [10, 20, 30, 40]
-    assert reading["digits"][1]["confidence"] == pytest.approx(0.91)
+    assert reading["current"]["reading"] == "42"
+    assert [d["digit"] for d in reading["current"]["digits"]] == [4, 2]
+    assert reading["current"]["digits"][0]["box"] == [10, 20, 30, 40]
+    assert reading["current"]["digits"][1]["confidence"] == pytest.approx(0.91)
+    assert reading["digits"] == []  # a stable reading given as plain text carries no detections
 
 
 def test_reading_json_has_no_reading_before_the_first_frame(view: WebView) -> None:
@@ -260,7 +261,7 @@ def test_view_is_a_live_loop_sink_with_close(view: WebView) -> None:
     view(np.zeros(FRAME_SHAPE, np.uint8), two_lines, Stable("4 7"))
     reading = json.loads(get(view, "/reading.json")[2])
     assert reading["reading"] == "4 7"
-    assert reading["current"] == "4 7"
+    assert reading["current"]["reading"] == "4 7"
     view.close()
     with pytest.raises(OSError):
         get(view, "/reading.json")

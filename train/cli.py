@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from device.cli import positive_float, positive_int  # stdlib-only module: no runtime is loaded
+from device.common.argtypes import positive_float, positive_int
 from train.recipes import RECIPES
 
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
     length.add_argument("--steps", type=positive_int, help="training steps (batches) instead of epochs")
     parser.add_argument("--batch-size", type=positive_int, default=None,
-                        help="global batch size, split across GPUs (default 128)")
+                        help="global batch size, split across GPUs (default: the recipe's, 128)")
     parser.add_argument("--init", type=Path, default=None, metavar="MODEL.keras",
                         help="start from the weights of this trained model of the network instead of a random "
                         "initialisation: fine-tuning, e.g. the shipped model (train/models/robust.keras) on your "
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from train.data import DataError
     from train.recipes import get_recipe
-    from train.trainer import Interrupted, RunOptions, run_training
+    from train.trainer import Interrupted, RunError, RunExists, RunOptions, run_training
 
     for flag, path in (("--data", args.data), ("--extra", args.extra), ("--init", args.init)):
         if path is not None and not path.exists():
@@ -77,11 +77,14 @@ def main(argv: list[str] | None = None) -> int:
                          verbose=2 if args.quiet else 1, command=command, workers=args.workers)
     try:
         result = run_training(options)
-    except DataError as err:
+    except RunExists as err:
+        print(f"train: error: {err} (--resume continues it)", file=sys.stderr)
+        return 2
+    except (DataError, RunError) as err:
         print(f"train: error: {err}", file=sys.stderr)
         return 2
     except Interrupted as err:
-        print(f"train: {err}", file=sys.stderr)
+        print(f"train: {err}: continue with the same command and --resume", file=sys.stderr)
         return 130
     print(f"MNIST test accuracy: {100 * result.test.accuracy:.2f} %")
     if result.extra is not None:

@@ -3,57 +3,19 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from device.recognition.modelinfo import new_file_mode
+from device.common.files import write_atomic
+from device.tools.evaluate import Evaluation, evaluation
 
-
-@dataclass(frozen=True)
-class Evaluation:
-    name: str
-    accuracy: float  # 0..1
-    confusion: np.ndarray  # (10, 10), rows = true digit, columns = predicted digit
-
-    @property
-    def count(self) -> int:
-        return int(self.confusion.sum())
-
-    @property
-    def per_class(self) -> np.ndarray:
-        totals = self.confusion.sum(axis=1)
-        return np.divide(np.diag(self.confusion), totals, out=np.zeros(10), where=totals > 0)
+__all__ = ["Evaluation", "evaluate", "plot_confusion", "plot_history", "read_history", "write_report"]
 
 
 def evaluate(name: str, probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
-    predicted = np.argmax(probabilities, axis=1)
-    confusion = np.zeros((10, 10), np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
-    return Evaluation(name, float(np.mean(predicted == labels)), confusion)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        mode = new_file_mode(path)
-        write(tmp)
-        os.chmod(tmp, mode)  # mkstemp makes 0600: keep what a plain open() would give
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    """Accuracy and confusion matrix of a Keras model's output probabilities (device/tools/evaluate.py)."""
+    return evaluation(name, labels, np.argmax(probabilities, axis=1))
 
 
 def plot_confusion(evaluation: Evaluation, path: Path) -> None:
@@ -77,7 +39,7 @@ def plot_confusion(evaluation: Evaluation, path: Path) -> None:
     ax.set_ylabel("true digit")
     ax.set_title(f"{evaluation.name}: {evaluation.accuracy:.2%} of {evaluation.count:,}")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -112,7 +74,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -141,5 +103,5 @@ def write_report(
     lines += ["## Loss curves", "", "![loss and accuracy per epoch](loss.png)", "",
               "TensorBoard: `tensorboard --logdir " + str(out_dir / "logs") + "`", ""]
     path = out_dir / "report.md"
-    write_text(path, "\n".join(lines))
+    write_atomic(path, "\n".join(lines))
     return path

@@ -28,20 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from device.common.errors import first_line
+from device.common.files import write_atomic
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from train.augment import augment_batch
-from train.data import DataError, DigitSet, load_extra, load_mnist, split_half
+from train.data import DigitSet, load_extra, load_mnist, split_half
 from train.recipes import Recipe
-from train.report import (
-    Evaluation,
-    atomic_write,
-    evaluate,
-    plot_confusion,
-    plot_history,
-    read_history,
-    write_report,
-    write_text,
-)
+from train.report import Evaluation, evaluate, plot_confusion, plot_history, read_history, write_report
 
 CHECKPOINT_NAME = "last.keras"
 STATE_NAME = "state.json"
@@ -74,6 +67,15 @@ class RunResult:
 
 class Interrupted(Exception):
     """Ctrl-C during training; the last finished epoch's checkpoint is kept."""
+
+
+class RunError(Exception):
+    """A run that cannot start: an output folder holding another run, nothing to resume, an unusable
+    starting model. The message is one line and names values, not flags."""
+
+
+class RunExists(RunError):
+    """The output folder already holds a run (resume it, or choose another folder)."""
 
 
 def _accelerators() -> list[str]:
@@ -259,13 +261,12 @@ def _load_weights_from(model, path: Path) -> None:
     try:
         source = keras.saving.load_model(path, compile=False)
     except Exception as err:  # Keras raises many types for a missing, corrupt or foreign file
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"--init {path}: not a readable Keras model ({reason[:160]})") from None
+        raise RunError(f"starting model {path}: not a readable Keras model ({first_line(err, 160)})") from None
     want = [tuple(w.shape) for w in model.weights]
     have = [tuple(w.shape) for w in getattr(source, "weights", [])]
     if want != have:
-        raise DataError(f"--init {path}: not a model of this network ({len(have)} weight tensors, "
-                        f"expected {len(want)} with these shapes; train it with this version of train)")
+        raise RunError(f"starting model {path}: not a model of this network ({len(have)} weight tensors, "
+                       f"expected {len(want)} with these shapes; train it with this version of train)")
     model.set_weights(source.get_weights())
 
 
@@ -281,15 +282,16 @@ def _evaluate_all(
 
 
 def _save_checkpoint(model, checkpoint_dir: Path, state: dict) -> None:
-    atomic_write(checkpoint_dir / CHECKPOINT_NAME, lambda tmp: model.save(tmp))
-    write_text(checkpoint_dir / STATE_NAME, json.dumps(state, indent=2))
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(checkpoint_dir / CHECKPOINT_NAME, lambda tmp: model.save(tmp))
+    write_atomic(checkpoint_dir / STATE_NAME, json.dumps(state, indent=2))
 
 
 def _load_state(checkpoint_dir: Path) -> dict:
     try:
         return json.loads((checkpoint_dir / STATE_NAME).read_text())
     except (OSError, ValueError) as err:
-        raise DataError(f"{checkpoint_dir}: no usable checkpoint to resume from ({err})") from None
+        raise RunError(f"{checkpoint_dir}: no usable checkpoint to resume from ({first_line(err)})") from None
 
 
 def _trim_history(path: Path, start_epoch: int) -> None:
@@ -305,11 +307,11 @@ def _trim_history(path: Path, start_epoch: int) -> None:
     epochs = [row.split(",", 1)[0].strip() for row in rows]  # CSVLogger's first column
     kept = [row for row, epoch in zip(rows, epochs, strict=True) if epoch.isdigit() and int(epoch) < start_epoch]
     if len(kept) < len(rows):
-        write_text(path, header + "".join(kept))
+        write_atomic(path, header + "".join(kept))
 
 
 def run_training(options: RunOptions) -> RunResult:
-    """Train one run end to end; see the module docstring. Raises DataError or Interrupted."""
+    """Train one run end to end; see the module docstring. Raises DataError, RunError or Interrupted."""
     import keras
 
     from train.model import build_model
@@ -317,7 +319,7 @@ def run_training(options: RunOptions) -> RunResult:
     recipe, out_dir = options.recipe, options.out_dir
     checkpoint_dir = out_dir / "checkpoints"
     if not options.resume and (checkpoint_dir / STATE_NAME).exists():
-        raise DataError(f"{out_dir} already holds a run: pass --resume to continue it, or choose another --out")
+        raise RunExists(f"{out_dir} already holds a run: resume it, or choose another output folder")
 
     mnist = load_mnist(options.data)
     train_set, extra_test = mnist.train, None
@@ -350,7 +352,7 @@ def run_training(options: RunOptions) -> RunResult:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _trim_history(out_dir / "history.csv", start_epoch)
-    write_text(out_dir / "config.json", json.dumps(
+    write_atomic(out_dir / "config.json", json.dumps(
         {"recipe": recipe.to_dict(), "seed": options.seed, "data": str(options.data),
          "extra": str(options.extra), "steps": total_steps, "epochs": epochs,
          "preprocess_version": PREPROCESS_VERSION}, indent=2, default=str))
@@ -382,14 +384,13 @@ def run_training(options: RunOptions) -> RunResult:
                                                       "seed": options.seed, "recipe": recipe.name})
     except KeyboardInterrupt:
         raise Interrupted(
-            f"interrupted in epoch {epoch + 1}; {checkpoint_dir} holds epoch {epoch}: "
-            "continue with the same command and --resume") from None
+            f"interrupted in epoch {epoch + 1}; {checkpoint_dir} holds epoch {epoch}") from None
     finally:
         data.close()
     seconds = time.monotonic() - started
 
     model_path = out_dir / "model.keras"
-    atomic_write(model_path, lambda tmp: model.save(tmp))
+    write_atomic(model_path, lambda tmp: model.save(tmp))
     after = _evaluate_all(model, x_test, mnist.test.y, extra)
     test_eval, extra_eval = after[0], (after[1] if len(after) > 1 else None)
     evaluations = list(zip(after, ("confusion.png", "confusion_extra.png")[: len(after)], strict=True))
@@ -399,7 +400,7 @@ def run_training(options: RunOptions) -> RunResult:
     facts = {
         "recipe": recipe.name,
         "training digits": f"{len(train_set):,}" + (
-            f" (MNIST 60,000 + {len(train_set) - len(mnist.train):,} from {options.extra.name})"
+            f" ({mnist.source} {len(mnist.train):,} + {len(train_set) - len(mnist.train):,} from {options.extra.name})"
             if options.extra else ""),
         "epochs / steps": f"{epochs} / {total_steps:,} (batch {recipe.batch_size})",
         "seed": str(options.seed),

@@ -1,11 +1,12 @@
 """Stable readings as data: ``--output jsonl[:FILE]``, one JSON object per line, for meters and forms.
 
-Each new stable reading becomes one line::
+Each new stable reading becomes one line, the project's one reading record
+(``device.recognition.records``)::
 
-    {"time": "2025-05-20T14:03:07.412+02:00", "reading": "407", "confidence": [0.998, 0.97, 0.991],
-     "boxes": [[112, 80, 40, 66], [160, 78, 38, 70], [205, 81, 41, 64]]}
+    {"time": "2025-05-20T14:03:07.412+02:00", "reading": "407",
+     "digits": [{"digit": 4, "confidence": 0.998, "box": [112, 80, 40, 66], "line": 0}, ...]}
 
-``confidence`` and ``boxes`` (x, y, w, h in frame pixels) follow the digits left to right. A file is
+A file is
 opened with O_APPEND and every line goes out in a single write, so lines from this process are never
 interleaved or half-written, and a file that other loggers append to stays line-aligned.
 """
@@ -20,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from device.recognition.records import reading_detections, reading_record, reading_text
 
 OUTPUT_FORMATS = ("jsonl",)
 STDOUT = "-"
@@ -41,38 +44,10 @@ def parse_output_spec(text: str) -> OutputSpec:
     """``jsonl``, ``jsonl:-`` (standard output) or ``jsonl:FILE`` -> OutputSpec; ValueError otherwise."""
     fmt, sep, target = text.partition(":")
     if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"--output {text!r}: expected jsonl or jsonl:FILE")
+        raise ValueError(f"{text!r}: expected jsonl or jsonl:FILE")
     if sep and not target:
-        raise ValueError(f"--output {text!r}: missing file name after 'jsonl:'")
+        raise ValueError(f"{text!r}: missing file name after 'jsonl:'")
     return OutputSpec(fmt, None if not sep or target == STDOUT else Path(target))
-
-
-def reading_text(stable_reading: Any) -> str | None:
-    """The stable reading as a string, or None: accepts None, a str, or an object with ``.text``."""
-    if stable_reading is None:
-        return None
-    text = getattr(stable_reading, "text", stable_reading)
-    return None if text is None else str(text)
-
-
-def reading_record(
-    reading: str, detections: Sequence[Any], when: dt.datetime | None = None
-) -> dict[str, Any]:
-    """The JSON object for one stable reading.
-
-    ``detections`` (objects with ``box``, ``digit``, ``confidence``) give the per-digit confidence
-    and boxes only when they spell the reading (lines of text in a reading are separated by spaces);
-    otherwise those lists are empty rather than wrong.
-    """
-    when = when or dt.datetime.now(dt.UTC)
-    spelled = "".join(str(int(d.digit)) for d in detections)
-    matching = detections if spelled == "".join(reading.split()) else []  # lines are space-separated
-    return {
-        "time": when.astimezone().isoformat(timespec="milliseconds"),
-        "reading": reading,
-        "confidence": [round(float(d.confidence), 4) for d in matching],
-        "boxes": [[int(v) for v in d.box] for d in matching],
-    }
 
 
 class JsonlReadings:
@@ -137,8 +112,7 @@ class JsonlReadings:
             return
         self._last = text
         if text:
-            detections = getattr(stable_reading, "detections", None) or detections
-            self.write(text, detections)
+            self.write(text, reading_detections(stable_reading) or detections)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -29,7 +29,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
+from device.common.errors import first_line
+from device.common.files import IMAGE_SUFFIXES
 
 PICAMERA_INSTALL_HINT = (
     "picamera2 is not installed: on Raspberry Pi OS run 'sudo apt install python3-picamera2' and create the "
@@ -110,7 +111,7 @@ class FrameSource:
                 self._open()
                 frame = self._read()
             except Exception as exc:  # any failure counts as one failed attempt
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                reason = first_line(exc)
                 continue
             if frame is not None:
                 return frame
@@ -316,7 +317,7 @@ class PicameraSource(FrameSource):
         except SourceError:
             raise
         except Exception as exc:  # IndexError (no camera), RuntimeError (busy, not enabled)
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            detail = first_line(exc)
             if "busy" in detail.lower():
                 raise SourceError(f"the Raspberry Pi camera is in use by another program ({detail})") from None
             raise SourceError(f"{PICAMERA_ABSENT_HINT} ({type(exc).__name__}: {detail})") from None
@@ -334,7 +335,7 @@ class PicameraSource(FrameSource):
         except Exception as exc:
             with contextlib.suppress(Exception):
                 camera.close()
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            detail = first_line(exc)
             raise SourceError(f"cannot start the Raspberry Pi camera: {detail}") from None
         self._camera = camera
 

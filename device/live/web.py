@@ -11,7 +11,6 @@ Routes: ``/`` the page, ``/stream.mjpg`` multipart/x-mixed-replace JPEG stream, 
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
 import json
 import logging
@@ -23,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from device.live.readings import reading_text
+from device.recognition.records import detections_record, reading_detections, reading_record, reading_text
 
 log = logging.getLogger(__name__)
 
@@ -55,43 +54,24 @@ def parse_serve_address(text: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
-        raise ValueError(f"--serve {text!r}: write an IPv6 host in brackets, e.g. [::1]:8000")
+        raise ValueError(f"{text!r}: write an IPv6 host in brackets, e.g. [::1]:8000")
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(
-            f"--serve {text!r}: expected [HOST:]PORT with a port 0-65535, e.g. 8000 or 0.0.0.0:8000"
+            f"{text!r}: expected [HOST:]PORT with a port 0-65535, e.g. 8000 or 0.0.0.0:8000"
         )
     return host or DEFAULT_HOST, int(port_text)
 
 
-def reading_record(detections: Sequence[Any], stable_reading: Any, frame_index: int) -> dict[str, Any]:
-    """The JSON served at /reading.json: the stable reading and what the current frame shows.
+def view_record(detections: Sequence[Any], stable_reading: Any, frame_index: int) -> dict[str, Any]:
+    """The JSON served at /reading.json: the stable reading's record, the frame number, and the record of
+    what the current frame shows (``current``), both in the one shape of ``device.recognition.records``.
 
-    ``detections``: objects with ``box`` (x, y, w, h), ``digit`` and ``confidence`` (device.Detection).
-    ``stable_reading``: the loop's stable string (or an object with a ``text`` attribute), None if none.
+    ``stable_reading``: None, a string, or an object with ``text`` and ``detections`` (``live.loop.Reading``).
     """
-    return {
-        "time": dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="milliseconds"),
-        "frame": frame_index,
-        "reading": reading_text(stable_reading),
-        "current": current_text(detections),
-        "digits": [
-            {
-                "digit": int(d.digit),
-                "confidence": round(float(d.confidence), 4),
-                "box": [int(v) for v in d.box],
-            }
-            for d in detections
-        ],
-    }
-
-
-def current_text(detections: Sequence[Any]) -> str:
-    """This frame's digits in reading order, lines of text separated by a space (as the live loop)."""
-    lines: dict[int, str] = {}
-    for d in detections:
-        line = int(getattr(d, "line", 0))
-        lines[line] = lines.get(line, "") + str(int(d.digit))
-    return " ".join(lines[k] for k in sorted(lines))
+    record = reading_record(reading_text(stable_reading), reading_detections(stable_reading))
+    record["frame"] = frame_index
+    record["current"] = detections_record(detections)
+    return record
 
 
 class _Latest:
@@ -101,13 +81,7 @@ class _Latest:
         self.condition = threading.Condition()
         self.jpeg: bytes | None = None
         self.sequence = 0  # number of frames published; viewers remember the last one they sent
-        self.reading: dict[str, Any] = {
-            "time": None,
-            "frame": 0,
-            "reading": None,
-            "current": "",
-            "digits": [],
-        }
+        self.reading: dict[str, Any] = view_record((), None, 0)
         self.closed = False
         self.viewers = 0
 
@@ -143,9 +117,10 @@ async function poll() {{
     const r = await fetch('/reading.json', {{cache: 'no-store'}});
     const data = await r.json();
     document.getElementById('reading').textContent = data.reading ?? '\\u2013';
-    const conf = data.digits.map(d => d.digit + ' ' + Math.round(d.confidence * 100) + '%').join(', ');
+    const now = data.current.digits;
+    const conf = now.map(d => d.digit + ' ' + Math.round(d.confidence * 100) + '%').join(', ');
     document.getElementById('detail').textContent =
-      'frame ' + data.frame + (data.current ? ' \\u00b7 now: ' + conf : ' \\u00b7 no digits in view');
+      'frame ' + data.frame + (now.length ? ' \\u00b7 now: ' + conf : ' \\u00b7 no digits in view');
   }} catch (e) {{
     document.getElementById('detail').textContent = 'no connection to the Pi';
   }}
@@ -334,7 +309,7 @@ class WebView:
         updates the reading and keeps the previous picture.
         """
         self.frames_published += 1
-        record = reading_record(detections, stable_reading, self.frames_published)
+        record = view_record(detections, stable_reading, self.frames_published)
         jpeg = None
         if self._latest.viewers > 0 and frame_bgr is not None and getattr(frame_bgr, "size", 0) > 0:
             ok, buffer = cv2.imencode(".jpg", frame_bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])

@@ -11,15 +11,15 @@ library alone and a person can read it with ``cat``. Written by ``convert``, rea
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.common.files import write_atomic
+from device.common.shapes import INPUT_SHAPE, LABELS
+
 SIDECAR_SUFFIX = ".json"
 FORMAT_VERSION = 1  # bump when a field changes meaning; readers refuse newer formats
-DEFAULT_LABELS = tuple(str(d) for d in range(10))
 
 
 class ModelInfoError(ValueError):
@@ -50,8 +50,8 @@ class ModelInfo:
     """The sidecar's content. Only ``preprocess_version`` and ``input_shape`` are needed to run."""
 
     preprocess_version: str
-    input_shape: tuple[int, ...] = (28, 28, 1)  # one image, without the batch axis
-    labels: tuple[str, ...] = DEFAULT_LABELS
+    input_shape: tuple[int, ...] = INPUT_SHAPE  # one image, without the batch axis
+    labels: tuple[str, ...] = LABELS
     kind: str = "int8"  # "int8" (full-integer) or "float32"
     input_quantization: Quantization | None = None
     output_quantization: Quantization | None = None
@@ -81,8 +81,8 @@ class ModelInfo:
         try:
             return cls(
                 preprocess_version=data["preprocess_version"],
-                input_shape=tuple(int(v) for v in data.get("input_shape", (28, 28, 1))),
-                labels=tuple(str(v) for v in data.get("labels", DEFAULT_LABELS)),
+                input_shape=tuple(int(v) for v in data.get("input_shape", INPUT_SHAPE)),
+                labels=tuple(str(v) for v in data.get("labels", LABELS)),
                 kind=str(data.get("kind", "int8")),
                 input_quantization=_optional(Quantization, data.get("input_quantization")),
                 output_quantization=_optional(Quantization, data.get("output_quantization")),
@@ -125,28 +125,3 @@ def write_model_info(model_path: str | Path, info: ModelInfo) -> Path:
     write_atomic(path, info.to_json().encode("utf-8"))
     return path
 
-
-def write_atomic(path: str | Path, content: bytes) -> None:
-    """Write ``content`` to a temp file in the same folder, then rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, new_file_mode(path))  # mkstemp makes 0600; a model must be readable by its service
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def new_file_mode(path: Path) -> int:
-    """The mode ``path`` already has, else what a plain ``open(path, "w")`` would give."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

@@ -22,12 +22,13 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from device.common.shapes import IMAGE_SIZE
+
 # Bump when anything below changes what the network sees: models record the version they were
 # trained with, and the device refuses a model whose version it does not know.
 PREPROCESS_VERSION = "zmg-1"
 SUPPORTED_PREPROCESS_VERSIONS = frozenset({PREPROCESS_VERSION})
 
-IMAGE_SIZE = 28  # MNIST side, the network's input side
 BOX_SIZE = 20  # MNIST fits every digit's bounding box into 20x20
 ENHANCE_SIZE = 25  # the paper's intermediate bilinear size (section 2.1.2)
 
@@ -98,13 +99,20 @@ def prepare_mnist(images: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Stage 1: MNIST-style normalisation of arbitrary crops
 # --------------------------------------------------------------------------------------------
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Images as uint8, the project's one rule: floats of at most 1.0 are fractions (x 255), NaN is 0,
+    then clip to 0..255 and round. uint8 input is returned as it is."""
+    x = np.asarray(images)
+    if x.dtype == np.uint8:
+        return x
+    if np.issubdtype(x.dtype, np.floating) and x.size and float(np.nanmax(x)) <= 1.0:
+        x = x * 255.0
+    return np.clip(np.nan_to_num(x.astype(np.float64, copy=False)), 0, 255).round().astype(np.uint8)
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Grayscale uint8 from a 2-D gray, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA) image."""
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        if np.issubdtype(img.dtype, np.floating) and img.size and float(np.nanmax(img)) <= 1.0:
-            img = img * 255.0
-        img = np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
+    img = to_uint8(image)
     if img.ndim == 2:
         return img
     if img.ndim == 3 and img.shape[2] == 1:

@@ -2,6 +2,7 @@
 
     from device import Recognizer
     rec = Recognizer()                       # bundled int8 model, interpreter built once
+    rec = Recognizer(options=ReadOptions(model=Path("m.tflite"), num_threads=2, min_confidence=0.5))
     digits, probs = rec.classify(crops)      # 2-D uint8 digit images of any size, either ink polarity
     found = rec.read(frame)                  # HxW gray or HxWx3 BGR frame -> [Detection], reading order
     print(reading_string(found))             # "407" (lines separated by a space)
@@ -16,21 +17,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from device.common.shapes import NUM_CLASSES
+from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
-from device.recognition.runtime import NUM_CLASSES, TFLiteModel
-from device.recognition.segment import DEFAULT_PARAMS, SegmentParams, segment
+from device.recognition.runtime import TFLiteModel
+from device.recognition.segment import SegmentParams, segment
+
+__all__ = ["DEFAULT_MIN_CONFIDENCE", "Detection", "ReadOptions", "Recognizer", "reading_string"]
 
 Box = tuple[int, int, int, int]
-
-# Below this softmax probability a segmented blob is not reported as a digit: noise, a scribble,
-# the table's texture. Chosen on generated development scenes (see docs/device.md): 0.3-0.4 read the
-# most strings exactly with the bundled model, 0.5 and 0.6 drop real but untidy digits.
-DEFAULT_MIN_CONFIDENCE = 0.4
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,32 @@ class Recognizer:
     def __init__(
         self,
         model: str | Path | TFLiteModel | None = None,
-        num_threads: int = 1,
-        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-        segment_params: SegmentParams = DEFAULT_PARAMS,
+        num_threads: int | None = None,
+        min_confidence: float | None = None,
+        segment_params: SegmentParams | None = None,
+        *,
+        options: ReadOptions | None = None,
     ) -> None:
-        """``model``: a .tflite path, an already loaded ``TFLiteModel``, or None for the bundled one.
+        """``model``: a .tflite path, an already loaded ``TFLiteModel``, or None for ``options.model``.
 
-        Raises ``device.recognition.runtime.ModelError`` (one-line message) for a missing or unusable model.
+        The other arguments override ``options`` (default ``ReadOptions()``, where every default is
+        stated). Raises ``device.recognition.runtime.ModelError`` (one-line message) for a missing or
+        unusable model, ValueError for an option out of range.
         """
-        self.model = model if isinstance(model, TFLiteModel) else TFLiteModel(model, num_threads=num_threads)
-        self.num_threads = num_threads
-        self.min_confidence = float(min_confidence)
-        self.segment_params = segment_params
+        overrides: dict[str, Any] = {"num_threads": num_threads, "min_confidence": min_confidence,
+                                     "segment": segment_params}
+        if model is not None and not isinstance(model, TFLiteModel):
+            overrides["model"] = Path(model)
+        self.options = replace(options or ReadOptions(), **{k: v for k, v in overrides.items() if v is not None})
+        if isinstance(model, TFLiteModel):
+            self.model = model
+        else:
+            self.model = TFLiteModel(self.options.model, num_threads=self.options.num_threads)
+
+    @property
+    def min_confidence(self) -> float:
+        """Detections less sure than this are dropped by ``read``."""
+        return self.options.min_confidence
 
     @property
     def runtime_name(self) -> str:
@@ -97,7 +112,7 @@ class Recognizer:
         """
         threshold = self.min_confidence if min_confidence is None else float(min_confidence)
         start = time.perf_counter()
-        segments = segment(frame, self.segment_params)
+        segments = segment(frame, self.options.segment)
         segmented = time.perf_counter()
         batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
         prepared = time.perf_counter()

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from device.common.errors import first_line
+from device.common.shapes import INPUT_SHAPE, LABELS, NUM_CLASSES
 from device.recognition.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
-from device.recognition.preprocess import IMAGE_SIZE, SUPPORTED_PREPROCESS_VERSIONS
+from device.recognition.preprocess import SUPPORTED_PREPROCESS_VERSIONS
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "digits_int8.tflite"
-INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)  # one digit, without the batch axis
-NUM_CLASSES = 10
 
 _log = logging.getLogger(__name__)
 _warned_no_sidecar: set[Path] = set()
@@ -63,6 +63,7 @@ class TFLiteModel:
 
     def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
         self.path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+        self.num_threads = num_threads
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
         self.metadata = self._read_metadata()
@@ -71,8 +72,7 @@ class TFLiteModel:
             self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{self.path} is not a usable TFLite model: {first_line}") from None
+            raise ModelError(f"{self.path} is not a usable TFLite model: {first_line(exc)}") from None
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"{self.path}: expected one input and one output, "
@@ -88,7 +88,7 @@ class TFLiteModel:
     @property
     def labels(self) -> tuple[str, ...]:
         """Class labels, index -> text ("0" ... "9" when the model has no sidecar)."""
-        return self.metadata.labels if self.metadata else tuple(str(d) for d in range(NUM_CLASSES))
+        return self.metadata.labels if self.metadata else LABELS
 
     @property
     def is_int8(self) -> bool:

@@ -20,12 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.live.sources import IMAGE_SUFFIXES
+from device.common.files import IMAGE_SUFFIXES
+from device.common.progress import progress_bar
 from device.recognition.preprocess import prepare_crops
 from device.recognition.recognizer import Recognizer, reading_string
 from device.recognition.runtime import load_interpreter_class
 from device.recognition.segment import segment
-from device.tools.evaluate import progress_bar
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 STAGES = ("decode", "segment", "preprocess", "inference")
@@ -80,6 +80,25 @@ class BenchResult:
     @property
     def speedup(self) -> float:
         return self.median_ms(self.naive_seconds) / self.median_ms(self.total_seconds)
+
+    def to_dict(self) -> dict[str, object]:
+        """The figures as plain JSON types (``device bench --json``)."""
+        return {
+            "image": str(self.image),
+            "frame_size": list(self.frame_size),
+            "reading": self.reading,
+            "digits": self.digits,
+            "runtime": self.runtime,
+            "threads": self.threads,
+            "median_ms": {s: self.median_ms(v) for s, v in self.stage_seconds.items()},
+            "frame_median_ms": self.median_ms(self.total_seconds),
+            "fps": self.fps,
+            "naive_frame_median_ms": self.median_ms(self.naive_seconds),
+            "naive_build_median_ms": self.median_ms(self.naive_build_seconds),
+            "speedup": self.speedup,
+            "peak_rss_mb": self.peak_rss_pipeline_mb,
+            "peak_rss_end_mb": self.peak_rss_end_mb,
+        }
 
     def report(self) -> str:
         w, h = self.frame_size
@@ -169,7 +188,7 @@ def run_bench(
     result.peak_rss_pipeline_mb = peak_rss_mb()
 
     interpreter_class, _name = load_interpreter_class()
-    threads = getattr(recognizer, "num_threads", 1)
+    threads = recognizer.model.num_threads
     result.threads = threads
     for _ in progress_bar(range(naive_frames), desc="naive loop", unit="frame", disable=not progress):
         total, build = _naive_frame(jpeg, recognizer.model.path, interpreter_class, threads)

@@ -1,0 +1,224 @@
+"""Labelled digit sets from files, read the same way by every command (``device eval``, ``train``, ``convert``).
+
+Formats:
+
+- ``.npz`` (never unpickled). Array names: ``x``/``y``, when present, are the whole set; otherwise the
+  Keras layout ``x_train``/``y_train``/``x_test``/``y_test``, of which a command takes its test part
+  (``part="test"``: ``device eval``) or both parts joined (``part="all"``: ``train --extra``, ``convert
+  --calib``). One file therefore gives the same digits to every command that asks for the same part.
+- A folder of the four MNIST IDX files (``load_mnist_files``), optionally gzipped.
+- A folder with subfolders ``0/`` .. ``9/`` of image files (any size; photographed digits are dark ink on
+  light paper), as ``device collect`` writes.
+
+Images become uint8 by one rule (``preprocess.to_uint8``). Sets that already look like MNIST (28x28, bright ink on
+black) are kept as they are; any other set is normalised MNIST-style by the camera's own code
+(``device.recognition.preprocess.normalize_digits``), so a digit from a file is seen as a camera crop is.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from device.common.errors import first_line
+from device.common.files import IMAGE_SUFFIXES
+from device.common.shapes import IMAGE_SIZE, NUM_CLASSES
+from device.recognition.preprocess import normalize_digits, to_uint8
+
+Part = Literal["test", "all"]
+KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+class DataError(ValueError):
+    """A data set that cannot be used; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class DigitSet:
+    """Digit images (N, H, W) uint8 and labels (N,) int64 in 0..9.
+
+    ``style`` says how the images came: "mnist" (already MNIST-style, kept as they were) or
+    "normalized" (normalised MNIST-style from crops); "raw" before either.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    style: str = "raw"
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+# --------------------------------------------------------------------------------------------
+# Arrays
+# --------------------------------------------------------------------------------------------
+def checked_set(x: np.ndarray, y: np.ndarray, source: str, side: int | None = None) -> DigitSet:
+    """Check shapes and labels; images become uint8 (``to_uint8``) and labels int64. DataError otherwise."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or (side is not None and x.shape[1:] != (side, side)):
+        want = f"(N, {side}, {side})" if side else "(N, H, W)"
+        raise DataError(f"{source}: images must be shaped {want}, got {x.shape}")
+    y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{source}: need one label per image, got {len(x)} images and labels shaped {y.shape}")
+    if len(y) == 0:
+        raise DataError(f"{source}: no images")
+    if not np.issubdtype(y.dtype, np.number) or (
+        not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0)
+    ):
+        raise DataError(f"{source}: labels must be whole numbers 0..9")
+    labels = y.astype(np.int64)
+    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+        raise DataError(f"{source}: labels must be 0..9, found {labels.min()}..{labels.max()}")
+    return DigitSet(np.ascontiguousarray(to_uint8(x)), labels)
+
+
+def looks_like_mnist(images: np.ndarray | Sequence[np.ndarray]) -> bool:
+    """28x28 images with a dark border and bright ink: already normalised the MNIST way."""
+    if not isinstance(images, np.ndarray):
+        if any(np.shape(im) != (IMAGE_SIZE, IMAGE_SIZE) for im in images):
+            return False
+        images = np.stack(images) if len(images) else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) == 0:
+        return False
+    sample = images[:: max(1, len(images) // 500)]
+    border = np.concatenate([sample[:, 0], sample[:, -1], sample[:, :, 0], sample[:, :, -1]], axis=1)
+    return float(np.median(border)) < 32 and float(sample.mean()) < 128
+
+
+def as_mnist_style(images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray) -> DigitSet:
+    """(N, 28, 28) uint8 MNIST-style digits: kept when they already are, else normalised as camera crops."""
+    if looks_like_mnist(images):
+        x = np.stack(images) if not isinstance(images, np.ndarray) else images
+        return DigitSet(np.ascontiguousarray(x), labels, "mnist")
+    return DigitSet(normalize_digits(images, ink="auto"), labels, "normalized")
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+def read_npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """The named arrays of an .npz (never unpickling), or None when one of them is missing."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not all(key in data.files for key in keys):
+                return None
+            return {key: data[key] for key in keys}
+    except (OSError, ValueError, EOFError, KeyError) as err:  # ValueError: also object arrays, not-a-zip
+        raise DataError(f"{path}: not a readable .npz file of plain arrays ({first_line(err)})") from None
+
+
+def npz_digits(path: Path, part: Part) -> DigitSet:
+    """The raw digits of an .npz by the array-name rule of this module's docstring."""
+    plain = read_npz(path, ["x", "y"])
+    if plain is not None:
+        return checked_set(plain["x"], plain["y"], str(path))
+    keras = read_npz(path, KERAS_KEYS)
+    if keras is None:
+        raise DataError(f"{path}: need arrays x and y, or x_train, y_train, x_test and y_test")
+    if part == "test":
+        return checked_set(keras["x_test"], keras["y_test"], f"{path} (test)")
+    train = checked_set(keras["x_train"], keras["y_train"], f"{path} (train)")
+    test = checked_set(keras["x_test"], keras["y_test"], f"{path} (test)")
+    if train.x.shape[1:] != test.x.shape[1:]:
+        raise DataError(f"{path}: train and test images differ in size")
+    return DigitSet(np.concatenate([train.x, test.x]), np.concatenate([train.y, test.y]))
+
+
+def folder_digits(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Grayscale images (any sizes) and labels from a folder of ``0/`` ... ``9/`` subfolders."""
+    images, labels = [], []
+    for digit in range(NUM_CLASSES):
+        sub = path / str(digit)
+        if not sub.is_dir():
+            continue
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            image = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                raise DataError(f"{f}: not a readable image")
+            images.append(image)
+            labels.append(digit)
+    if not images:
+        raise DataError(f"{path}: no images in subfolders 0/ ... 9/")
+    return images, np.array(labels, np.int64)
+
+
+def load_digits(path: str | Path, part: Part = "all") -> DigitSet:
+    """A labelled digit set (``.npz`` or a ``0/`` .. ``9/`` folder) as (N, 28, 28) uint8 MNIST-style digits."""
+    path = Path(path)
+    if path.is_dir():
+        images, labels = folder_digits(path)
+        return as_mnist_style(images, labels)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file or folder")
+    raw = npz_digits(path, part)
+    return as_mnist_style(raw.x, raw.y)
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST files
+# --------------------------------------------------------------------------------------------
+def read_idx(path: Path) -> np.ndarray:
+    """An unsigned-byte IDX file (optionally gzipped) as an array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except OSError as err:
+        raise DataError(f"{path}: cannot read IDX file ({first_line(err)})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: not an unsigned-byte IDX file")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) != header + int(np.prod(dims)):
+        raise DataError(f"{path}: IDX file is truncated or has trailing bytes")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in (stem, stem.replace("-idx", ".idx"), stem + ".gz", stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"{folder}: missing IDX file {stem}[.gz]")
+
+
+def mnist_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The four MNIST arrays (``KERAS_KEYS``) from a Keras-layout .npz or a folder of IDX files."""
+    path = Path(path)
+    if path.is_dir():
+        return {key: read_idx(_find_idx(path, stem)) for key, stem in IDX_FILES.items()}
+    if not path.is_file():
+        raise DataError(f"{path}: no such file or folder")
+    found = read_npz(path, KERAS_KEYS)
+    if found is None:
+        raise DataError(f"{path}: not a Keras-layout MNIST .npz (need {', '.join(KERAS_KEYS)})")
+    return found
+
+
+def mnist_sets(arrays: dict[str, np.ndarray], source: str) -> tuple[DigitSet, DigitSet]:
+    """(train, test) from the four MNIST arrays, checked as 28x28 digits."""
+    return (
+        _mnist(checked_set(arrays["x_train"], arrays["y_train"], f"{source} (train)", side=IMAGE_SIZE)),
+        _mnist(checked_set(arrays["x_test"], arrays["y_test"], f"{source} (test)", side=IMAGE_SIZE)),
+    )
+
+
+def _mnist(digits: DigitSet) -> DigitSet:
+    return DigitSet(digits.x, digits.y, "mnist")
