@@ -5,28 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+import device.tools.collect as collect
 from device.recognition.preprocess import normalize_digit
-from device.tools import collect
-from device.tools.collect import (
-    CELL_MM,
-    FRAME_MM,
-    CollectError,
-    DigitWriter,
-    add_collect_parser,
-    collect_from_sheet,
-    collect_live,
-    render_sheet,
-    run_collect,
-)
+from device.tools.collect import camera, store
+from device.tools.collect.camera import collect_live
+from device.tools.collect.command import add_collect_parser, run_collect
+from device.tools.collect.errors import CollectError
+from device.tools.collect.grid import find_grid
+from device.tools.collect.photos import collect_from_sheet
+from device.tools.collect.sheet import CELL_MM, FRAME_MM, frame_box_mm, render_sheet
+from device.tools.collect.store import DigitWriter
 
 PX_PER_MM = 5.0
 EMPTY_CELLS = [(2, 5), (7, 0), (9, 9)]
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def filled_sheet(
@@ -35,7 +36,7 @@ def filled_sheet(
     """The template with a different MNIST test digit of class r in each cell of row r, as dark ink."""
     rng = np.random.default_rng(seed)
     page = render_sheet(PX_PER_MM)
-    left, top, _, _ = collect._frame_box_mm()
+    left, top, _, _ = frame_box_mm()
     written = {}
     for row in range(10):
         of_class = np.flatnonzero(mnist["y_test"] == row)
@@ -146,7 +147,7 @@ def test_contact_sheet_shows_every_saved_digit(sheet, tmp_path: Path) -> None:
     summary = collect_from_sheet(photograph(page), tmp_path)
     contact = cv2.imread(str(summary.contact_sheet), cv2.IMREAD_GRAYSCALE)
     assert contact is not None
-    tile = 28 * collect.CONTACT_SCALE + 2
+    tile = 28 * store.CONTACT_SCALE + 2
     assert contact.shape[0] == 10 * tile + 2  # a row per label
     assert contact.shape[1] >= 10 * tile  # ten digits in the fullest rows
 
@@ -174,7 +175,7 @@ def test_image_without_a_grid_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_sheet_without_the_orientation_square_is_refused(sheet, tmp_path: Path) -> None:
     page = sheet[0].copy()
-    left, top, _, _ = collect._frame_box_mm()
+    left, top, _, _ = frame_box_mm()
     square = slice(int((top - 11) * PX_PER_MM), int((top - 2) * PX_PER_MM))
     page[square, int((left - 11) * PX_PER_MM) : int((left - 2) * PX_PER_MM)] = 255
     with pytest.raises(CollectError, match="which way up"):
@@ -257,7 +258,7 @@ def test_cli_bad_image_exits_2_with_one_line_and_keeps_the_good_sheets(sheet, tm
         (["x.jpg"], "--out DIR is required"),
         (["--out", "o"], "give photos of grid sheets, or --live"),
         (["x.jpg", "--live", "--out", "o"], "give photos of grid sheets or --live for the camera, not both"),
-        (["--print-sheet", "sheet.docx"], "can be written as .pdf or .png"),
+        (["--print-sheet", "sheet.docx"], "can be written as .svg or .png"),
     ],
 )
 def test_cli_usage_errors_exit_2(argv: list[str], message: str, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -267,14 +268,97 @@ def test_cli_usage_errors_exit_2(argv: list[str], message: str, tmp_path: Path, 
     assert message in err and err.count("\n") == 1
 
 
-def test_cli_prints_the_empty_sheet_as_pdf_and_png(tmp_path: Path) -> None:
-    for name in ("sheet.pdf", "sheet.png"):
+def svg_rects(node: ET.Element) -> list[tuple[float, float, float, float]]:
+    """The rects under an SVG element as (x0, y0, x1, y1), mm."""
+    rects = []
+    for rect in node.iter(f"{SVG}rect"):
+        x, y, w, h = (float(rect.get(k)) for k in ("x", "y", "width", "height"))
+        rects.append((x, y, x + w, y + h))
+    return rects
+
+
+def test_cli_prints_the_empty_sheet_as_svg_and_png(tmp_path: Path, capsys) -> None:
+    for name in ("sheet.svg", "sheet.png"):
         assert run_collect(parse(["--print-sheet", str(tmp_path / name)])) == 0
-    pdf = (tmp_path / "sheet.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+        out = capsys.readouterr().out
+        assert out.startswith(f"wrote {tmp_path / name}: print it at 100 % on A4") and out.count("\n") == 1
     png = cv2.imread(str(tmp_path / "sheet.png"), cv2.IMREAD_GRAYSCALE)
     assert png.shape == (1754, 1240)  # A4 at 150 dpi
-    assert collect.find_grid(png).quarter_turns == 0
+    assert find_grid(png).quarter_turns == 0
+    assert not list(tmp_path.glob(".*")), "no temp files left behind"
+
+
+def test_svg_sheet_is_an_a4_page_with_the_frame_grid_and_marker_where_the_reader_expects_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sheet.svg"
+    assert run_collect(parse(["--print-sheet", str(path)])) == 0
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{SVG}svg"
+    assert (root.get("width"), root.get("height"), root.get("viewBox")) == ("210mm", "297mm", "0 0 210 297")
+
+    left, top, right, bottom = frame_box_mm()
+    frame = root.find(f"{SVG}g[@id='frame']")
+    assert frame is not None and frame.get("fill") == "black"
+    frame_rects = svg_rects(frame)
+    assert len(frame_rects) == 4
+    xs, ys = [v for r in frame_rects for v in r[::2]], [v for r in frame_rects for v in r[1::2]]
+    assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx((left, top, right, bottom))
+    assert sorted(min(x1 - x0, y1 - y0) for x0, y0, x1, y1 in frame_rects) == pytest.approx([FRAME_MM] * 4)
+
+    lines = svg_rects(root.find(f"{SVG}g[@id='grid-lines']"))
+    vertical = sorted((x0 + x1) / 2 for x0, y0, x1, y1 in lines if y1 - y0 > x1 - x0)
+    horizontal = sorted((y0 + y1) / 2 for x0, y0, x1, y1 in lines if x1 - x0 > y1 - y0)
+    assert vertical == pytest.approx([left + FRAME_MM + i * CELL_MM for i in range(1, 10)])
+    assert horizontal == pytest.approx([top + FRAME_MM + i * CELL_MM for i in range(1, 10)])
+    assert all(min(x1 - x0, y1 - y0) == pytest.approx(0.5) for x0, y0, x1, y1 in lines)
+
+    marker = root.find(f"{SVG}rect[@id='marker']")
+    assert marker is not None and marker.get("fill") == "black"
+    (mx0, my0, mx1, my1) = svg_rects(marker)[0]
+    assert (mx1 - mx0, my1 - my0) == pytest.approx((7.0, 7.0))
+    assert mx1 < left and my1 < top, "outside the frame's top-left corner"
+
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "zmg-digits handwriting sheet" in texts and texts.count("7") == 1
+    assert "sans-serif" in root.find(f"{SVG}g[@id='texts']").get("font-family")
+
+    # The SVG's black rects, filled in at 5 px/mm, read back as an upright, empty grid.
+    page = np.full((round(297 * PX_PER_MM), round(210 * PX_PER_MM)), 255, np.uint8)
+    for x0, y0, x1, y1 in svg_rects(frame) + lines + svg_rects(marker):
+        page[round(y0 * PX_PER_MM) : round(y1 * PX_PER_MM), round(x0 * PX_PER_MM) : round(x1 * PX_PER_MM)] = 0
+    summary = collect_from_sheet(photograph(page), tmp_path / "out")
+    assert summary.total == 0 and len(summary.sheets[0].empty_cells) == 100
+    assert summary.sheets[0].quarter_turns == 0
+
+
+def test_print_sheet_as_pdf_says_to_write_svg_or_png(tmp_path: Path, capsys) -> None:
+    assert run_collect(parse(["--print-sheet", str(tmp_path / "sheet.PDF")])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("device collect: error: ")
+    assert "write .svg (print it from a browser or any viewer at 100 %, A4) or .png" in err
+    assert not list(tmp_path.iterdir()), "nothing written"
+
+
+def test_bundled_templates_are_what_the_code_draws() -> None:
+    templates = Path(collect.__file__).resolve().parents[2] / "templates"
+    assert (templates / "grid-sheet-a4.svg").read_bytes() == collect.sheet_svg()
+    png = cv2.imread(str(templates / "grid-sheet-a4.png"), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(png, render_sheet())
+    assert not (templates / "grid-sheet-a4.pdf").exists()
+
+
+def test_package_exports_load_lazily_and_registering_the_command_imports_no_opencv() -> None:
+    for name in collect.__all__:
+        assert getattr(collect, name) is not None
+    code = (
+        "import argparse, sys\n"
+        "from device.tools.collect import add_collect_parser\n"
+        "add_collect_parser(argparse.ArgumentParser().add_subparsers())\n"
+        "print(sorted(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_live_cli_uses_the_given_frames_and_terminal_keys(
@@ -290,7 +374,7 @@ def test_live_cli_uses_the_given_frames_and_terminal_keys(
         def __exit__(self, *exc):
             return None
 
-    monkeypatch.setattr(collect, "TerminalKeys", FakeKeys)
+    monkeypatch.setattr(camera, "TerminalKeys", FakeKeys)
     args = parse(["--live", "--out", str(tmp_path)])
     assert run_collect(args, open_frames=lambda source: iter([live_frame(seven)] * 3)) == 0
     assert "saved 1 digits (7: 1)" in capsys.readouterr().out
