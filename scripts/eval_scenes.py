@@ -21,10 +21,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's device/, installed or not
 
+from device.common.errors import first_line
+from device.common.progress import progress_bar
 from device.recognition.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
 from device.recognition.runtime import ModelError
 
@@ -42,7 +43,7 @@ def shape(text: str | None) -> list[int] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="a folder written by scripts/make_scenes.py")
+    parser.add_argument("folder", type=Path, help="a folder written by scripts/make_scenes.py (train.scenes)")
     parser.add_argument("--model", default=None, help="TFLite model (default: the bundled one)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE)
@@ -54,15 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         truth = load_truth(args.folder)
         recognizer = Recognizer(args.model, num_threads=args.threads, min_confidence=args.min_confidence)
     except (OSError, KeyError) as exc:
-        print(f"eval_scenes: error: cannot read {args.folder / 'labels.csv'}: {exc}", file=sys.stderr)
+        print(f"eval_scenes: error: cannot read {args.folder / 'labels.csv'}: {first_line(exc)}", file=sys.stderr)
         return 2
     except ModelError as exc:
-        print(f"eval_scenes: error: {exc}", file=sys.stderr)
+        print(f"eval_scenes: error: {first_line(exc)}", file=sys.stderr)
         return 2
 
     results = []
     seconds = []
-    for name, expected in tqdm(truth, desc="scenes", unit="scene"):
+    for name, expected in progress_bar(truth, desc="scenes", unit="scene"):
         frame = cv2.imread(str(args.folder / name), cv2.IMREAD_COLOR)
         start = time.perf_counter()
         # Everything the segmentation found, then the threshold (as read() applies it): one inference.

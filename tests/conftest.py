@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -37,13 +34,3 @@ def mnist_small() -> dict[str, np.ndarray]:
             "x_test": data["x_test"][:500],
             "y_test": data["y_test"][:500],
         }
-
-
-@pytest.fixture(scope="session")
-def make_scenes() -> ModuleType:
-    """scripts/make_scenes.py (the scene generator) imported as a module."""
-    spec = importlib.util.spec_from_file_location("make_scenes", REPO / "scripts" / "make_scenes.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_scenes"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module

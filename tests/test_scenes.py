@@ -5,11 +5,15 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from train import scenes
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "tests" / "data" / "mnist_subset.npz"
@@ -20,20 +24,20 @@ def digits(mnist_small):
     return mnist_small["x_test"], mnist_small["y_test"], np.arange(len(mnist_small["x_test"]))
 
 
-def test_a_scene_depends_only_on_seed_and_index(make_scenes, digits):
-    settings = make_scenes.SceneSettings()
-    first = make_scenes.make_scene(5, 3, (640, 480), *digits, settings)
-    again = make_scenes.make_scene(5, 3, (640, 480), *digits, settings)
-    other = make_scenes.make_scene(5, 4, (640, 480), *digits, settings)
+def test_a_scene_depends_only_on_seed_and_index(digits):
+    settings = scenes.SceneSettings()
+    first = scenes.make_scene(5, 3, (640, 480), *digits, settings)
+    again = scenes.make_scene(5, 3, (640, 480), *digits, settings)
+    other = scenes.make_scene(5, 4, (640, 480), *digits, settings)
     assert first[0] == again[0] and first[1] == again[1]
     assert first[0] != other[0]
 
 
-def test_truth_matches_the_picture(make_scenes, digits):
+def test_truth_matches_the_picture(digits):
     images, labels, pool = digits
-    settings = make_scenes.SceneSettings()
+    settings = scenes.SceneSettings()
     for index in range(6):
-        jpeg, truth = make_scenes.make_scene(9, index, (640, 480), images, labels, pool, settings)
+        jpeg, truth = scenes.make_scene(9, index, (640, 480), images, labels, pool, settings)
         frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
         assert frame.shape == (480, 640)
         assert 1 <= len(truth["digits"]) <= 8
@@ -52,9 +56,9 @@ def test_truth_matches_the_picture(make_scenes, digits):
                 assert a["box"][0] + a["box"][2] <= b["box"][0] + 2
 
 
-def test_command_line_writes_images_labels_and_settings(make_scenes, tmp_path):
+def test_command_line_writes_images_labels_and_settings(tmp_path):
     out = tmp_path / "scenes"
-    code = make_scenes.main(
+    code = scenes.main(
         ["--count", "3", "--seed", "2", "--out", str(out), "--mnist", str(SUBSET), "--size", "320x240"]
     )
     assert code == 0
@@ -70,15 +74,45 @@ def test_command_line_writes_images_labels_and_settings(make_scenes, tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
-def test_a_clip_keeps_the_same_sheet_in_every_frame(make_scenes, digits):
-    frames, truth = make_scenes.make_clip(4, (320, 240), *digits, make_scenes.SceneSettings(), frames=4)
+def test_a_clip_keeps_the_same_sheet_in_every_frame(digits):
+    frames, truth = scenes.make_clip(4, (320, 240), *digits, scenes.SceneSettings(), frames=4)
     assert len(frames) == 4 and all(f.shape == (240, 320, 3) for f in frames)
     assert not np.array_equal(frames[0], frames[-1])  # the camera moved
     assert truth["text"]
 
 
-def test_bad_arguments_are_refused(make_scenes, tmp_path, capsys):
+def test_bad_arguments_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        make_scenes.main(["--count", "1", "--out", str(tmp_path), "--size", "big"])
-    assert make_scenes.main(["--count", "1", "--out", str(tmp_path), "--mnist", str(tmp_path / "no.npz")]) == 2
+        scenes.main(["--count", "1", "--out", str(tmp_path), "--size", "big"])
+    assert scenes.main(["--count", "1", "--out", str(tmp_path), "--mnist", str(tmp_path / "no.npz")]) == 2
     assert "cannot read MNIST" in capsys.readouterr().err
+
+
+def test_video_writes_the_clip_and_its_truth(tmp_path, capsys):
+    video = tmp_path / "clip.avi"
+    assert scenes.main(["--video", str(video), "--frames", "3", "--size", "320x240", "--mnist", str(SUBSET)]) == 0
+    meta = json.loads((tmp_path / "clip.avi.json").read_text())
+    assert meta["frames"] == 3 and meta["text"] in capsys.readouterr().out
+    capture = cv2.VideoCapture(str(video))
+    assert capture.read()[0]
+    capture.release()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert scenes.main(["--video", str(tmp_path / "none" / "clip.avi"), "--mnist", str(SUBSET)]) == 2
+    assert "cannot write" in capsys.readouterr().err  # one line, no traceback
+
+
+def test_script_and_module_run_the_same_command_without_loading_tensorflow(tmp_path):
+    # The script is a thin wrapper; importing the package must stay cheap (no TensorFlow or Keras).
+    common = ["--count", "1", "--seed", "3", "--size", "160x120", "--mnist", str(SUBSET)]
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_scenes.py"), *common, "--out", str(tmp_path / "a")],
+                   check=True, capture_output=True, cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-m", "train.scenes", *common, "--out", str(tmp_path / "b")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "a" / "labels.csv").read_bytes() == (tmp_path / "b" / "labels.csv").read_bytes()
+    assert (tmp_path / "a" / "scene_00000.jpg").read_bytes() == (tmp_path / "b" / "scene_00000.jpg").read_bytes()
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, train.scenes; print(sorted({m.split('.')[0] for m in sys.modules}))"],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    ).stdout
+    assert "tensorflow" not in loaded and "keras" not in loaded

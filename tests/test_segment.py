@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from device.recognition.segment import Segment, segment
+from train import scenes
 
 
 def paper_with_digits(
@@ -32,14 +33,14 @@ def centre_inside(segment_box: tuple[int, int, int, int], truth_box: list[int]) 
     return bx <= x + w / 2 <= bx + bw and by <= y + h / 2 <= by + bh
 
 
-def test_generated_scenes_are_segmented_into_their_digits_line_by_line(make_scenes, mnist_small):
+def test_generated_scenes_are_segmented_into_their_digits_line_by_line(mnist_small):
     images, labels = mnist_small["x_test"], mnist_small["y_test"]
     pool = np.arange(len(images))
-    settings = make_scenes.SceneSettings()
+    settings = scenes.SceneSettings()
     right = 0
     count = 16
     for index in range(count):
-        jpeg, truth = make_scenes.make_scene(11, index, (640, 480), images, labels, pool, settings)
+        jpeg, truth = scenes.make_scene(11, index, (640, 480), images, labels, pool, settings)
         frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         found = segment(frame)
         per_line = [sum(1 for s in found if s.line == k) for k in range(len(truth["lines"]))]
