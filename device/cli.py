@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from device.common.argtypes import fraction, frame_size, positive_int
+from device.common.argtypes import fraction, frame_size, parsed_by, positive_int
+from device.live.arguments import add_serve_argument, add_source_argument
 from device.live.stability import DEFAULT_STABLE_FRAMES
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_THREADS, ReadOptions
 
@@ -40,19 +41,6 @@ class CommandError(Exception):
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
-
-
-def parsed_by(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An argparse ``type=`` from a parser that raises ValueError: argparse then shows its message."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,22 +88,27 @@ def load_recognizer(args: argparse.Namespace) -> Any:
     return recognizer
 
 
+def _subcommand(subparsers: Any, name: str, handler: Callable[[argparse.Namespace], int],
+                parent: argparse.ArgumentParser, summary: str, description: str) -> argparse.ArgumentParser:
+    """A subparser with the shared options of ``parent`` whose ``args.handler`` runs the subcommand."""
+    parser = subparsers.add_parser(name, parents=[parent], help=summary, description=description)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 # --------------------------------------------------------------------------------------------
 # device read
 # --------------------------------------------------------------------------------------------
 def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "read",
-        parents=[_reading_options()],
-        help="read the digits in still images",
-        description="Read the handwritten digits in images (dark ink on light paper). Prints one line per "
+    parser = _subcommand(
+        subparsers, "read", run_read, _reading_options(), "read the digits in still images",
+        "Read the handwritten digits in images (dark ink on light paper). Prints one line per "
         "image, 'FILE: DIGITS' (lines of text separated by a space), or JSON with --json.",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--json", action="store_true", help="print JSON: boxes, digits and confidences")
     parser.add_argument("--save-annotated", metavar="DIR", type=Path,
                         help="write each image with boxes and digits drawn into DIR (created if needed)")
-    parser.set_defaults(handler=run_read)
     return parser
 
 
@@ -127,7 +120,10 @@ def _save_annotated(path: Path, image: Any) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
         raise CommandError(f"cannot encode {path}")
-    write_atomic(path, encoded.tobytes())
+    try:
+        write_atomic(path, encoded.tobytes())
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def run_read(args: argparse.Namespace) -> int:
@@ -176,18 +172,10 @@ def _output_spec(text: str) -> Any:
     return parse_output_spec(text)
 
 
-def _serve_address(text: str) -> tuple[str, int]:
-    from device.live.web import parse_serve_address
-
-    return parse_serve_address(text)
-
-
 def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "live",
-        parents=[_reading_options()],
-        help="recognise digits live from a camera (or a video)",
-        description="Read digits live: capture, segment, normalise, preprocess, infer, and show the frame "
+    parser = _subcommand(
+        subparsers, "live", run_live_command, _reading_options(), "recognise digits live from a camera (or a video)",
+        "Read digits live: capture, segment, normalise, preprocess, infer, and show the frame "
         "with boxes, digits, confidences and FPS (or, with --headless, print each reading once it has "
         "held still for a few frames).",
     )
@@ -203,20 +191,7 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="camera frame size for recognition (default 640x480)")
     parser.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                         help="stop after N frames (default: run until stopped)")
-    parser.set_defaults(handler=run_live_command)
     return parser
-
-
-def add_source_argument(parser: argparse.ArgumentParser) -> None:
-    """``--source``: where frames come from (shared by ``live`` and ``collect --live``)."""
-    parser.add_argument("--source", "-s", default="picamera",
-                        help="picamera (default), usb:N, a video file, an image or a folder of images")
-
-
-def add_serve_argument(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--serve [HOST:]PORT``: a web view on this address (shared by ``live`` and ``collect --live``)."""
-    parser.add_argument("--serve", metavar="[HOST:]PORT", type=parsed_by(_serve_address),
-                        help=f"{what} (HOST defaults to 127.0.0.1, this machine only; 0.0.0.0 for every network)")
 
 
 def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any]:
@@ -289,18 +264,15 @@ def run_live_command(args: argparse.Namespace) -> int:
 # device eval
 # --------------------------------------------------------------------------------------------
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "eval",
-        parents=[_model_options()],
-        help="accuracy of a model on labelled digit images",
-        description="Accuracy and per-class table of a TFLite model on labelled digits: an .npz (x/y, else the "
+    parser = _subcommand(
+        subparsers, "eval", run_eval, _model_options(), "accuracy of a model on labelled digit images",
+        "Accuracy and per-class table of a TFLite model on labelled digits: an .npz (x/y, else the "
         "test part of a Keras-layout file) or a folder of 0/ ... 9/ subfolders of images. Digits that are "
         "not already MNIST-style are normalised as camera crops are.",
     )
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--npz", metavar="FILE", type=Path, help="x/y or Keras-layout .npz")
     data.add_argument("--folder", metavar="DIR", type=Path, help="folder with subfolders 0/ ... 9/ of images")
-    parser.set_defaults(handler=run_eval)
     return parser
 
 
@@ -325,11 +297,9 @@ def run_eval(args: argparse.Namespace) -> int:
 # device bench
 # --------------------------------------------------------------------------------------------
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "bench",
-        parents=[_reading_options()],
-        help="time per stage, FPS, memory, vs. a naive loop",
-        description="Time the pipeline per stage on one frame (default: the bundled 640x480 sample with six "
+    parser = _subcommand(
+        subparsers, "bench", run_bench_command, _reading_options(), "time per stage, FPS, memory, vs. a naive loop",
+        "Time the pipeline per stage on one frame (default: the bundled 640x480 sample with six "
         "digits), report FPS and peak memory, and compare with a naive loop that builds a new "
         "interpreter for every frame.",
     )
@@ -339,7 +309,6 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--naive-frames", type=positive_int, default=20, metavar="N",
                         help="frames timed through the naive loop (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.set_defaults(handler=run_bench_command)
     return parser
 
 

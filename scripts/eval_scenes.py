@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's device/, installed or not
 
+from device.common.argtypes import fraction, positive_int
 from device.common.errors import first_line
 from device.common.progress import progress_bar
 from device.recognition.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="a folder written by scripts/make_scenes.py (train.scenes)")
     parser.add_argument("--model", default=None, help="TFLite model (default: the bundled one)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE)
+    parser.add_argument("--threads", type=positive_int, default=1)
+    parser.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE)
     parser.add_argument("--show", type=int, default=15, help="print this many misses (default 15)")
     parser.add_argument("--json", type=Path, default=None, help="also write the per-scene results here")
     args = parser.parse_args(argv)

@@ -29,7 +29,7 @@ def small_npz(tmp_path_factory, mnist_small) -> Path:
 
 def test_network_matches_the_paper():
     model = build_model()
-    assert model.count_params() == 488_935  # paper.md: about 489 k
+    assert model.count_params() == 488_935  # docs/paper.md: about 489 k
     assert abs(multiply_accumulates(model) - 16.5e6) < 0.1e6  # and 16.5 M multiply-accumulates
     assert model.get_layer("upsample2").output.shape == (None, 28, 28, 1)  # the decoder's 28x28 map
     assert model.get_layer("fc1").units == 500

@@ -1,6 +1,6 @@
 """The paper's network: a convolutional autoencoder followed by a 784-500-10 fully connected net.
 
-Section 2.2 of the paper (see ../shared/paper.md): encoder conv5x5x32 -> avg-pool 2 -> conv5x5x64
+Section 2.2 of the paper (summarised in docs/paper.md): encoder conv5x5x32 -> avg-pool 2 -> conv5x5x64
 -> pool 2; decoder deconv2x2x64 s2 -> conv3x3x32 -> deconv2x2x32 s2 -> conv3x3x1 (a 28x28 map);
 classifier 784 -> 500 -> 10 with ReLU and softmax; L2 weight decay; truncated-normal init.
 About 489 k parameters and 16.5 M multiply-accumulates per digit. Every layer here converts to
@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from device.common.shapes import INPUT_SHAPE, NUM_CLASSES
+
 if TYPE_CHECKING:  # Keras loads TensorFlow: only when a model is built, so `train --help` stays instant
     import keras
 
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)

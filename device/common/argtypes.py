@@ -6,39 +6,48 @@ Each raises ``argparse.ArgumentTypeError``, which argparse turns into a one-line
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
+from typing import Any
+
+
+def _number(text: str, kind: type[int] | type[float], expected: str, ok: Callable[[float], bool]) -> Any:
+    """``text`` as ``kind``; ArgumentTypeError("expected <expected>, got ...") when unparsable or not ``ok``."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+    return value
 
 
 def positive_int(text: str) -> int:
     """A whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+    return _number(text, int, "a whole number >= 1", lambda v: v >= 1)
 
 
 def positive_float(text: str) -> float:
     """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+    return _number(text, float, "a number > 0", lambda v: 0 < v < math.inf)
 
 
 def fraction(text: str) -> float:
     """A number from 0 to 1 (a probability, a confidence)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
-    return value
+    return _number(text, float, "a number between 0 and 1", lambda v: 0.0 <= v <= 1.0)
+
+
+def parsed_by(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type=`` from a parser that raises ValueError: argparse then shows its one-line message."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
 def frame_size(text: str) -> tuple[int, int]:

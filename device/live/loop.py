@@ -37,6 +37,7 @@ from device.live.draw import annotate
 from device.live.sources import FrameSource
 from device.live.stability import DEFAULT_STABLE_FRAMES, FpsMeter, StableReading
 from device.recognition.recognizer import Detection, Recognizer, reading_string
+from device.recognition.records import reading_detections, reading_text
 
 MIN_FRAME_SIDE = 16
 
@@ -61,6 +62,32 @@ class Sink(Protocol):
         detections: Sequence[Detection],
         stable_reading: Reading | None,
     ) -> None: ...
+
+
+class NewReadingSink:
+    """A sink that acts only when the stable reading changes to a new, non-empty text: ``on_reading``.
+
+    A reading that disappears and comes back counts as new. Needs no picture (``wants_frame``).
+    """
+
+    wants_frame = False
+    _last_reading: str | None = None  # the text last seen, set per instance on the first change
+
+    def __call__(
+        self,
+        annotated_frame: np.ndarray | None,
+        detections: Sequence[Detection],
+        stable_reading: Reading | str | None,
+    ) -> None:
+        text = reading_text(stable_reading)
+        if text == self._last_reading:
+            return
+        self._last_reading = text
+        if text:
+            self.on_reading(text, reading_detections(stable_reading) or tuple(detections))
+
+    def on_reading(self, text: str, detections: Sequence[Detection]) -> None:
+        raise NotImplementedError
 
 
 class StopLive(Exception):

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from device.recognition.records import reading_detections, reading_record, reading_text
+from device.live.loop import NewReadingSink
+from device.recognition.records import reading_record
 
 OUTPUT_FORMATS = ("jsonl",)
 STDOUT = "-"
@@ -50,7 +51,7 @@ def parse_output_spec(text: str) -> OutputSpec:
     return OutputSpec(fmt, None if not sep or target == STDOUT else Path(target))
 
 
-class JsonlReadings:
+class JsonlReadings(NewReadingSink):
     """Sink that writes each new stable reading as one JSON line to a file (appended) or stdout.
 
     Use as ``sink(annotated_frame, detections, stable_reading)`` every frame: it writes when the
@@ -58,14 +59,11 @@ class JsonlReadings:
     written again). ``write`` logs one reading directly.
     """
 
-    wants_frame = False  # the live loop need not draw a picture for this sink
-
     def __init__(self, path: str | Path | None = None, *, fsync: bool = False, stream: TextIO | None = None):
         self.path = None if path in (None, STDOUT) else Path(path)  # type: ignore[arg-type]
         self.fsync = fsync
         self._stream = stream
         self._fd: int | None = None
-        self._last: str | None = None
         self.lines_written = 0
         if self.path is not None:
             try:
@@ -106,13 +104,8 @@ class JsonlReadings:
         except OSError as err:
             raise ReadingsError(f"cannot append readings to {self.path}: {err.strerror}") from None
 
-    def __call__(self, annotated_frame: Any, detections: Sequence[Any], stable_reading: Any) -> None:
-        text = reading_text(stable_reading)
-        if text == self._last:
-            return
-        self._last = text
-        if text:
-            self.write(text, reading_detections(stable_reading) or detections)
+    def on_reading(self, text: str, detections: Sequence[Any]) -> None:
+        self.write(text, detections)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -17,37 +17,23 @@ import numpy as np
 
 from device.common.files import PendingFile
 from device.live.draw import to_bgr
-from device.live.loop import LiveError, Reading, StopLive
+from device.live.loop import LiveError, NewReadingSink, Reading, StopLive
 from device.recognition.recognizer import Detection
 
 
-class HeadlessPrinter:
+class HeadlessPrinter(NewReadingSink):
     """Prints each new non-empty stable reading on its own line (``--headless``)."""
-
-    wants_frame = False
 
     def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
         self.stream = stream
         self.verbose = verbose
-        self._last: str | None = None
 
-    def __call__(
-        self,
-        annotated_frame: np.ndarray | None,
-        detections: Sequence[Detection],
-        stable_reading: Reading | None,
-    ) -> None:
-        text = stable_reading.text if stable_reading else None
-        if text == self._last:
-            return
-        self._last = text
-        if text:
-            line = text
-            if self.verbose and stable_reading is not None:
-                confidences = " ".join(f"{d.confidence:.2f}" for d in stable_reading.detections)
-                line = f"{text}\t({confidences})"
-            stream = self.stream or sys.stdout
-            print(line, file=stream, flush=True)
+    def on_reading(self, text: str, detections: Sequence[Detection]) -> None:
+        line = text
+        if self.verbose:
+            confidences = " ".join(f"{d.confidence:.2f}" for d in detections)
+            line = f"{text}\t({confidences})"
+        print(line, file=self.stream or sys.stdout, flush=True)
 
 
 def display_available() -> str | None:
@@ -65,7 +51,23 @@ def display_available() -> str | None:
     return None
 
 
-class DisplaySink:
+class PictureSink:
+    """A sink that wants only the annotated picture: ``show`` is called with each frame that was drawn."""
+
+    def __call__(
+        self,
+        annotated_frame: np.ndarray | None,
+        detections: Sequence[Detection],
+        stable_reading: Reading | None,
+    ) -> None:
+        if annotated_frame is not None:
+            self.show(annotated_frame)
+
+    def show(self, annotated_frame: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class DisplaySink(PictureSink):
     """Shows the annotated frames in a window; 'q' or Esc (or closing the window) stops the loop."""
 
     def __init__(self, title: str = "device live", hold_at_end: bool = False) -> None:
@@ -77,14 +79,7 @@ class DisplaySink:
         self._shown = False
         cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE)
 
-    def __call__(
-        self,
-        annotated_frame: np.ndarray | None,
-        detections: Sequence[Detection],
-        stable_reading: Reading | None,
-    ) -> None:
-        if annotated_frame is None:
-            return
+    def show(self, annotated_frame: np.ndarray) -> None:
         if self._shown and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             raise StopLive
         cv2.imshow(self.title, annotated_frame)
@@ -103,7 +98,7 @@ class DisplaySink:
 VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "MJPG"}
 
 
-class VideoRecorder:
+class VideoRecorder(PictureSink):
     """Writes the annotated frames to a video (``--record OUT``: .avi, .mp4 or .mkv).
 
     The video goes to a temporary file beside OUT and is renamed into place when the loop ends,
@@ -123,14 +118,7 @@ class VideoRecorder:
         self._size: tuple[int, int] | None = None
         self._pending = PendingFile(self.path)  # the video grows here; renamed into place by close()
 
-    def __call__(
-        self,
-        annotated_frame: np.ndarray | None,
-        detections: Sequence[Detection],
-        stable_reading: Reading | None,
-    ) -> None:
-        if annotated_frame is None:
-            return
+    def show(self, annotated_frame: np.ndarray) -> None:
         frame = to_bgr(annotated_frame)
         if self._writer is None:
             self._size = (frame.shape[1], frame.shape[0])

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from device.common.files import write_atomic
+from device.common.files import PendingFile, write_atomic
 from device.common.progress import progress_bar
 from device.data.digitsets import mnist_arrays
 from train.scenes.page import SceneError, photograph, render_page, safe_perspective
@@ -164,26 +163,18 @@ def write_clip(
 ) -> dict[str, Any]:
     """Write one sheet filmed by a drifting camera to ``video`` (.mp4, else MJPG) and ``video.json``.
 
-    Returns the .json content. The video is recorded under a temporary name with the same suffix and
-    renamed into place when complete. Not ``device.common.files.PendingFile``: its temporary name ends
-    in ``.tmp``, and ``cv2.VideoWriter`` picks the container from the suffix (it refuses ``.tmp``).
+    Returns the .json content. The video is recorded under a temporary name beside ``video`` (same
+    suffix: ``cv2.VideoWriter`` picks the container from it) and renamed into place when complete.
     """
     frames, truth = make_clip(seed, size, images, labels, index_pool, settings, frame_count)
     codec = "mp4v" if video.suffix.lower() == ".mp4" else "MJPG"
-    fd, tmp = tempfile.mkstemp(prefix=f".{video.stem}.", suffix=video.suffix, dir=video.parent)
-    os.close(fd)
-    try:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*codec), CLIP_FPS, size)
+    with PendingFile(video) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec), CLIP_FPS, size)
         if not writer.isOpened():
             raise SceneError(f"cannot write {video} with codec {codec}")
         for frame in frames:
             writer.write(frame)
         writer.release()
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; this is an ordinary output
-        os.replace(tmp, video)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     meta = {
         "generator": "train.scenes --video",
         "seed": seed,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from device.common.errors import first_line
 from device.common.progress import progress_bar
+from device.live.arguments import add_serve_argument, add_source_argument
 from device.tools.collect.errors import CollectError
 
 if TYPE_CHECKING:
@@ -49,12 +50,8 @@ def add_collect_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--print-sheet", metavar="FILE", help="write the empty grid sheet to print (.svg or .png) and exit"
     )
     parser.add_argument("--live", action="store_true", help="collect from the camera: press 0-9 to save, q to quit")
-    parser.add_argument(
-        "--source",
-        default="picamera",
-        help="frames for --live: picamera (default), usb:N, a video or a folder of images",
-    )
-    parser.add_argument("--serve", metavar="[HOST:]PORT", help="with --live: show the camera picture in a browser")
+    add_source_argument(parser, "frames for --live: ")
+    add_serve_argument(parser, "with --live: show the camera picture in a browser")
     parser.set_defaults(handler=run_collect)
     return parser
 
@@ -135,14 +132,14 @@ def _run_sheets(args: argparse.Namespace) -> CollectSummary | None:
 
 
 def _run_live(args: argparse.Namespace, open_frames: OpenFrames | None) -> CollectSummary:
-    from device.live.web import WebView, WebViewError, parse_serve_address
+    from device.live.web import WebView, WebViewError
     from device.tools.collect.camera import TerminalKeys, collect_live
 
     view = None
     if args.serve:
         try:
-            view = WebView(*parse_serve_address(args.serve)).start()
-        except (ValueError, WebViewError) as err:
+            view = WebView(*args.serve).start()
+        except WebViewError as err:
             raise CollectError(first_line(err)) from None
         print(f"camera picture at {view.url}")
     try:

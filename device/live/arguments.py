@@ -1,0 +1,30 @@
+"""Command-line options of anything that reads a camera: where frames come from, and the web view.
+
+Shared by ``device live`` and ``device collect --live``. Only argparse here; the parsers of the values
+are imported when a value is parsed, so building the ``device`` command stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from device.common.argtypes import parsed_by
+
+SOURCE_HELP = "picamera (default), usb:N, a video file, an image or a folder of images"
+
+
+def _serve_address(text: str) -> tuple[str, int]:
+    from device.live.web import parse_serve_address
+
+    return parse_serve_address(text)
+
+
+def add_source_argument(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """``--source``: where frames come from (default: the Raspberry Pi camera)."""
+    parser.add_argument("--source", "-s", default="picamera", help=f"{what}{SOURCE_HELP}")
+
+
+def add_serve_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--serve [HOST:]PORT``, parsed into (host, port): a web view on this address."""
+    parser.add_argument("--serve", metavar="[HOST:]PORT", type=parsed_by(_serve_address),
+                        help=f"{what} (HOST defaults to 127.0.0.1, this machine only; 0.0.0.0 for every network)")
