@@ -6,7 +6,7 @@ Formats:
   Keras layout ``x_train``/``y_train``/``x_test``/``y_test``, of which a command takes its test part
   (``part="test"``: ``device eval``) or both parts joined (``part="all"``: ``train --extra``, ``convert
   --calib``). One file therefore gives the same digits to every command that asks for the same part.
-- A folder of the four MNIST IDX files (``load_mnist_files``), optionally gzipped.
+- MNIST itself also from a folder of its four IDX files, optionally gzipped (``mnist_arrays``).
 - A folder with subfolders ``0/`` .. ``9/`` of image files (any size; photographed digits are dark ink on
   light paper), as ``device collect`` writes.
 

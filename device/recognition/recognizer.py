@@ -72,7 +72,9 @@ class Recognizer:
         """
         overrides: dict[str, Any] = {"num_threads": num_threads, "min_confidence": min_confidence,
                                      "segment": segment_params}
-        if model is not None and not isinstance(model, TFLiteModel):
+        if isinstance(model, TFLiteModel):  # the options then describe the model as it was loaded
+            overrides.update(model=model.path, num_threads=model.num_threads)
+        elif model is not None:
             overrides["model"] = Path(model)
         self.options = replace(options or ReadOptions(), **{k: v for k, v in overrides.items() if v is not None})
         if isinstance(model, TFLiteModel):
