@@ -115,6 +115,7 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _save_annotated(path: Path, image: Any) -> None:
     import cv2
 
+    from device.common.errors import os_error_text
     from device.common.files import write_atomic
 
     ok, encoded = cv2.imencode(path.suffix or ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -123,7 +124,7 @@ def _save_annotated(path: Path, image: Any) -> None:
     try:
         write_atomic(path, encoded.tobytes())
     except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise CommandError(f"cannot write {path}: {os_error_text(exc)}") from None
 
 
 def run_read(args: argparse.Namespace) -> int:

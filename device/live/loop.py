@@ -23,7 +23,6 @@ source (``device.live.sources``), and if that fails the loop ends with the sourc
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from device.common.errors import first_line
+from device.common.errors import first_line, warn
 from device.live.draw import annotate
 from device.live.sources import FrameSource
 from device.live.stability import DEFAULT_STABLE_FRAMES, FpsMeter, StableReading
@@ -122,10 +121,6 @@ def usable_frame(frame: Any) -> bool:
     return min(frame.shape[:2]) >= MIN_FRAME_SIDE
 
 
-def _warn(message: str) -> None:
-    print(f"device: warning: {message}", file=sys.stderr)
-
-
 def run_live(
     source: FrameSource,
     recognizer: Recognizer,
@@ -150,14 +145,14 @@ def run_live(
                 stats.bad_frames += 1
                 stability.skip()
                 if stats.bad_frames in (1, 10, 100) or stats.bad_frames % 1000 == 0:
-                    _warn(f"skipped an unreadable frame from {source.name} ({stats.bad_frames} so far)")
+                    warn(f"skipped an unreadable frame from {source.name} ({stats.bad_frames} so far)")
                 continue
             try:
                 detections = recognizer.read(frame)
             except (ValueError, cv2.error) as exc:  # a frame of a kind the pipeline cannot take
                 stats.bad_frames += 1
                 stability.skip()
-                _warn(f"skipped a frame: {type(exc).__name__}: {first_line(exc)}")
+                warn(f"skipped a frame: {type(exc).__name__}: {first_line(exc)}")
                 continue
             stats.frames += 1
             fps = meter.tick(time.perf_counter())
@@ -176,7 +171,7 @@ def run_live(
                 except StopLive:
                     return stats
                 except Exception as exc:  # one failing output must not stop the others
-                    _warn(f"{type(sink).__name__} failed and was switched off: {exc}")
+                    warn(f"{type(sink).__name__} failed and was switched off: {exc}")
                     active.remove(sink)
             if max_frames is not None and stats.frames >= max_frames:
                 break
@@ -188,7 +183,7 @@ def run_live(
                 try:
                     close()
                 except Exception as exc:
-                    _warn(f"closing {type(sink).__name__}: {exc}")
+                    warn(f"closing {type(sink).__name__}: {exc}")
     return stats
 
 

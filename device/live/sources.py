@@ -20,7 +20,6 @@ shows; it is captured only when ``want_display`` is set.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from device.common.errors import first_line
+from device.common.errors import first_line, warn
 from device.common.files import IMAGE_SUFFIXES
 
 PICAMERA_INSTALL_HINT = (
@@ -45,10 +44,6 @@ PICAMERA_ABSENT_HINT = (
 
 class SourceError(Exception):
     """A source that cannot be opened or has stopped; the message is one line for the user."""
-
-
-def _warn(message: str) -> None:
-    print(f"device: warning: {message}", file=sys.stderr)
 
 
 class FrameSource:
@@ -104,7 +99,7 @@ class FrameSource:
     def _recover(self, reason: str) -> np.ndarray:
         """Close and reopen a live camera up to ``reopen_attempts`` times; the first frame after it."""
         for attempt in range(1, self.reopen_attempts + 1):
-            _warn(f"{self.name} stopped ({reason}); reopening ({attempt}/{self.reopen_attempts})")
+            warn(f"{self.name} stopped ({reason}); reopening ({attempt}/{self.reopen_attempts})")
             self._safe_close()
             time.sleep(self.reopen_wait_s)
             try:
@@ -193,7 +188,7 @@ class ImageSource(FrameSource):
         try:
             return read_image(self.current)
         except SourceError as exc:
-            _warn(str(exc))
+            warn(str(exc))
             return None
 
     def _close(self) -> None:

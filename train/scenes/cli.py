@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from device.common.argtypes import frame_size
-from device.common.errors import first_line
+from device.common.errors import first_line, os_error_text
 from device.data.digitsets import DataError
 from train.scenes.generate import default_mnist, load_mnist_test, mnist_for_scenes, write_clip, write_scene_set
 from train.scenes.page import SceneError
@@ -113,5 +113,5 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except SceneError as exc:
         return fail(first_line(exc))
     except OSError as exc:
-        return fail(f"cannot write {target}: {exc.strerror or first_line(exc)}")
+        return fail(f"cannot write {target}: {os_error_text(exc)}")
     return 0

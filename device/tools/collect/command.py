@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from device.common.errors import first_line
+from device.common.errors import first_line, os_error_text
 from device.common.progress import progress_bar
 from device.live.arguments import add_serve_argument, add_source_argument
 from device.tools.collect.errors import CollectError
@@ -95,7 +95,7 @@ def _print_sheet(name: str) -> int:
     except CollectError as err:
         return _fail(first_line(err))
     except OSError as err:
-        return _fail(f"{name}: {err.strerror or first_line(err)}")
+        return _fail(f"{name}: {os_error_text(err)}")
     print(f"wrote {path}: {PRINT_HINTS[path.suffix.lower()]}, fill it in, photograph it")
     return 0
 

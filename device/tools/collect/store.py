@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from device.common.errors import first_line
+from device.common.errors import os_error_text
 from device.common.files import write_new
 from device.common.shapes import IMAGE_SIZE
 from device.tools.collect.errors import CollectError
@@ -29,10 +29,6 @@ PNG_NAME = re.compile(r"^(\d+)\.png$")  # what DIGIT_NAME writes: numbers to con
 CONTACT_NAME = "contact-sheet-{:03d}.png"
 CONTACT_SCALE = 2
 CONTACT_MAX_COLUMNS = 25
-
-
-def _os_message(err: OSError) -> str:
-    return err.strerror or first_line(err)
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -58,7 +54,7 @@ class DigitWriter:
             for label in ROW_DIGITS:
                 (self.out_dir / label).mkdir(exist_ok=True)
         except OSError as err:
-            raise CollectError(f"cannot create {self.out_dir}: {_os_message(err)}") from None
+            raise CollectError(f"cannot create {self.out_dir}: {os_error_text(err)}") from None
         self._next = {label: next_free_index(self.out_dir / label) for label in ROW_DIGITS}
         self.saved: dict[str, list[Path]] = {label: [] for label in ROW_DIGITS}
         self.images: dict[str, list[np.ndarray]] = {label: [] for label in ROW_DIGITS}
@@ -73,7 +69,7 @@ class DigitWriter:
         try:
             path, index = write_new(folder, _png(digit), DIGIT_NAME, self._next[label])
         except OSError as err:
-            raise CollectError(f"cannot write into {folder}: {_os_message(err)}") from None
+            raise CollectError(f"cannot write into {folder}: {os_error_text(err)}") from None
         self._next[label] = index + 1
         self.saved[label].append(path)
         self.images[label].append(digit)
@@ -91,7 +87,7 @@ class DigitWriter:
         try:
             path, _ = write_new(self.out_dir, _png(contact_sheet(self.images)), CONTACT_NAME, start)
         except OSError as err:
-            raise CollectError(f"cannot write into {self.out_dir}: {_os_message(err)}") from None
+            raise CollectError(f"cannot write into {self.out_dir}: {os_error_text(err)}") from None
         return path
 
 
