@@ -3,7 +3,7 @@
     python scripts/make_scenes.py --count 500 --seed 2024 --mnist-range 5000:10000 --out runs/scenes-eval
     python scripts/eval_scenes.py runs/scenes-eval [--model M] [--min-confidence C]
 
-Each image goes through exactly what ``device read`` does (``cv2.imread``, ``Recognizer.read``,
+Each image goes through exactly what ``device read`` does (``read_image``, ``Recognizer.read``,
 ``reading_string``) and is compared with the ``text`` column of ``labels.csv``. Prints the
 exact-string accuracy, where the misses come from (wrong number of digits, i.e. segmentation, or
 right number but a wrong digit, i.e. classification), the per-digit accuracy on correctly
@@ -19,13 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's device/, installed or not
 
 from device.common.argtypes import fraction, positive_int
 from device.common.errors import first_line
+from device.common.images import ImageError, read_image
 from device.common.progress import progress_bar
 from device.recognition.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
 from device.recognition.runtime import ModelError
@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     seconds = []
     for name, expected in progress_bar(truth, desc="scenes", unit="scene"):
-        frame = cv2.imread(str(args.folder / name), cv2.IMREAD_COLOR)
+        try:
+            frame = read_image(args.folder / name)
+        except ImageError:
+            frame = None  # counted as a miss, as device read would report it and go on
         start = time.perf_counter()
         # Everything the segmentation found, then the threshold (as read() applies it): one inference.
         found = recognizer.read(frame, min_confidence=0.0) if frame is not None else None

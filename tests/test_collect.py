@@ -246,8 +246,8 @@ def test_cli_bad_image_exits_2_with_one_line_and_keeps_the_good_sheets(sheet, tm
     err = capsys.readouterr().err
     assert code == 2
     assert re.findall(r"device collect: error: .*", err) == [
-        f"device collect: error: {broken}: not a readable image",
-        f"device collect: error: {tmp_path / 'missing.jpg'}: not a readable image",
+        f"device collect: error: {broken}: not a readable image (corrupt or unsupported format)",
+        f"device collect: error: {tmp_path / 'missing.jpg'}: no such file",
     ]
     assert len(list((tmp_path / "o").rglob("0*.png"))) == 97
 

@@ -15,9 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-# Still images OpenCV reads, by suffix: what image folders and sources pick up.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
-
 Writer = Callable[[Path], None]  # writes a complete file at the path it is given
 
 

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from device.common.errors import first_line
-from device.common.files import IMAGE_SUFFIXES
+from device.common.images import IMAGE_SUFFIXES, ImageError, read_image
 from device.common.shapes import IMAGE_SIZE, NUM_CLASSES
 from device.recognition.preprocess import normalize_digits, to_uint8
 
@@ -149,10 +148,10 @@ def folder_digits(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
         for f in sorted(sub.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            image = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-            if image is None:
-                raise DataError(f"{f}: not a readable image")
-            images.append(image)
+            try:
+                images.append(read_image(f, gray=True))
+            except ImageError as err:
+                raise DataError(str(err)) from None
             labels.append(digit)
     if not images:
         raise DataError(f"{path}: no images in subfolders 0/ ... 9/")

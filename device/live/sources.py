@@ -28,8 +28,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from device.common import images
 from device.common.errors import first_line, warn
-from device.common.files import IMAGE_SUFFIXES
+from device.common.images import IMAGE_SUFFIXES
 
 PICAMERA_INSTALL_HINT = (
     "picamera2 is not installed: on Raspberry Pi OS run 'sudo apt install python3-picamera2' and create the "
@@ -153,19 +154,10 @@ class EndOfSource(Exception):
 # --------------------------------------------------------------------------------------------
 def read_image(path: str | Path) -> np.ndarray:
     """A BGR image from a file; SourceError with a one-line reason if it is missing or not an image."""
-    p = Path(path)
-    if not p.exists():
-        raise SourceError(f"{p}: no such file")
-    if not p.is_file():
-        raise SourceError(f"{p}: not a file")
     try:
-        data = np.fromfile(p, dtype=np.uint8)
-    except OSError as exc:
-        raise SourceError(f"{p}: cannot read ({exc.strerror})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None or image.size == 0:
-        raise SourceError(f"{p}: not a readable image (corrupt or unsupported format)")
-    return image
+        return images.read_image(path)
+    except images.ImageError as exc:
+        raise SourceError(str(exc)) from None
 
 
 class ImageSource(FrameSource):

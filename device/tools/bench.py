@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.common.files import IMAGE_SUFFIXES
+from device.common.images import IMAGE_SUFFIXES
 from device.common.progress import progress_bar
 from device.recognition.preprocess import prepare_crops
 from device.recognition.recognizer import Recognizer, reading_string

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from device.common.errors import first_line, os_error_text
@@ -102,8 +101,7 @@ def _print_sheet(name: str) -> int:
 
 def _run_sheets(args: argparse.Namespace) -> CollectSummary | None:
     """Every photo in turn into one writer; a bad photo is reported and skipped, the good ones are kept."""
-    import cv2
-
+    from device.common.images import ImageError, read_image
     from device.tools.collect.photos import read_sheet
     from device.tools.collect.store import CollectSummary, DigitWriter
 
@@ -111,9 +109,10 @@ def _run_sheets(args: argparse.Namespace) -> CollectSummary | None:
     results, failed = [], 0
     bar = progress_bar(args.images, desc="sheets", unit="sheet", disable=len(args.images) < 2)
     for name in bar:
-        image = cv2.imread(name, cv2.IMREAD_GRAYSCALE) if Path(name).is_file() else None
-        if image is None:
-            bar.write(f"{PROG}: error: {name}: not a readable image", file=sys.stderr)
+        try:
+            image = read_image(name, gray=True)
+        except ImageError as err:
+            bar.write(f"{PROG}: error: {err}", file=sys.stderr)
             failed += 1
             continue
         try:
