@@ -4,7 +4,7 @@
     live/         the camera loop: frame sources, the loop, its outputs (window, video, web view, JSON lines)
     tools/        device eval, device bench, device collect
     data/         labelled digit sets from files (also read by train and convert)
-    common/       what every part shares: shapes, atomic files, error texts, argument types
+    common/       what every part shares: shapes, atomic files, image files, error texts, argument types
 
 Nothing in this package imports TensorFlow or Keras: a Pi installs numpy, OpenCV and a TFLite
 interpreter only.

@@ -1,5 +1,6 @@
-"""What every part shares: device, train and convert all import from here (standard library and numpy only).
+"""What every part shares: device, train and convert all import from here (standard library, numpy, and OpenCV for images).
 
-``shapes`` (the network's input and classes), ``files`` (atomic writes), ``errors`` (one-line error texts),
-``argtypes`` (command-line value types), ``progress`` (progress bars that degrade to nothing).
+``shapes`` (the network's input and classes), ``files`` (atomic writes), ``images`` (reading image files),
+``errors`` (one-line error texts, warnings), ``argtypes`` (command-line value types), ``progress`` (progress
+bars that degrade to nothing).
 """
