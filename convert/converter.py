@@ -18,6 +18,7 @@ import numpy as np
 
 from convert.options import IoType, Kind
 from device.common.errors import first_line
+from device.common.progress import progress_bar
 from device.common.shapes import INPUT_SHAPE, NUM_CLASSES
 
 FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
@@ -76,12 +77,7 @@ def representative_dataset(images: np.ndarray, progress: bool = False) -> Callab
     images = np.asarray(images, dtype=np.float32)
 
     def feed() -> Iterator[list]:
-        items = images
-        if progress:
-            from tqdm import tqdm
-
-            items = tqdm(images, desc="calibrating", unit="img", leave=False)
-        for image in items:
+        for image in progress_bar(images, desc="calibrating", unit="img", leave=False, disable=not progress):
             yield [image[None]]
 
     return feed

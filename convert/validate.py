@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device.common.progress import progress_bar
 from device.recognition.runtime import TFLiteModel
 
 EVAL_BATCH = 256
@@ -38,11 +39,8 @@ class AccuracyCheck:
 
 def tflite_predictions(model: TFLiteModel, images: np.ndarray, progress: bool = False) -> np.ndarray:
     """Predicted digits of a TFLite model (device.recognition.runtime) on (N, 28, 28, 1) network input."""
-    starts = range(0, len(images), EVAL_BATCH)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="evaluating tflite", unit="batch", leave=False)
+    starts = progress_bar(range(0, len(images), EVAL_BATCH), desc="evaluating tflite", unit="batch",
+                          leave=False, disable=not progress)
     predicted = [model.predict(images[s : s + EVAL_BATCH]).argmax(axis=1) for s in starts]
     return np.concatenate(predicted) if predicted else np.zeros(0, np.int64)
 
