@@ -205,13 +205,15 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
         if args.record is not None:
             sinks.append(VideoRecorder(args.record))
         if args.serve:
-            from device.live.web import WebView, WebViewError
+            from device.live.web import WebViewError, describe_access, web_view_for
 
             try:
-                view = WebView(*args.serve).start()
+                view = web_view_for(args).start()
             except WebViewError as exc:
                 raise LiveError(str(exc)) from None
             print(f"{PROG}: web view at {view.url}", file=sys.stderr)
+            if (access := describe_access(view)) is not None:
+                print(f"{PROG}: {access}", file=sys.stderr)
             sinks.append(view)  # a complete sink: draws nothing while nobody watches (wants_frame)
         if args.output is not None:
             from device.live.readings import JsonlReadings, ReadingsError

@@ -123,8 +123,13 @@ def test_page_shows_the_stream_and_polls_the_reading(view: WebView) -> None:
     status, content_type, body = get(view, "/")
     assert status == 200
     assert content_type.startswith("text/html")
-    assert b'src="/stream.mjpg"' in body
-    assert b"/reading.json" in body
+    assert b'<img id="stream"' in body
+    assert b'<script src="/app.js"' in body
+    status, content_type, script = get(view, "/app.js")
+    assert status == 200
+    assert content_type.startswith("text/javascript")
+    assert b"/stream.mjpg" in script
+    assert b"/reading.json" in script
 
 
 def test_reading_json_reports_the_stable_reading_and_current_digits(view: WebView) -> None:

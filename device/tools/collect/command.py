@@ -131,16 +131,18 @@ def _run_sheets(args: argparse.Namespace) -> CollectSummary | None:
 
 
 def _run_live(args: argparse.Namespace, open_frames: OpenFrames | None) -> CollectSummary:
-    from device.live.web import WebView, WebViewError
+    from device.live.web import WebViewError, describe_access, web_view_for
     from device.tools.collect.camera import TerminalKeys, collect_live
 
     view = None
     if args.serve:
         try:
-            view = WebView(*args.serve).start()
+            view = web_view_for(args).start()
         except WebViewError as err:
             raise CollectError(first_line(err)) from None
         print(f"camera picture at {view.url}")
+        if (access := describe_access(view)) is not None:
+            print(access)
     try:
         with TerminalKeys() as keys:
             print("hold a digit inside the square; press its key (0-9) to save, q to quit")
