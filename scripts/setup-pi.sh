@@ -5,10 +5,12 @@
 # Run it as your normal user from the repository (it uses sudo where it must). Safe to run again:
 # every step checks first, and a second run changes nothing.
 #
-#   scripts/setup-pi.sh [--venv DIR] [--serve [HOST:]PORT] [--output FILE] [--source SPEC]
+#   scripts/setup-pi.sh [--venv DIR] [--serve [HOST:]PORT] [--no-auth] [--output FILE] [--source SPEC]
 #                       [--model FILE] [--user NAME] [--no-service] [--no-apt]
 #
-#   --serve 0.0.0.0:8000   the service also streams to browsers on your network (default: no web view)
+#   --serve 0.0.0.0:8000   the service also streams to browsers on your network (default: no web view),
+#                          with a token kept in /etc/zmg-digits/web.env (made once; the link is printed)
+#   --no-auth              no token for the web view: anyone on the network sees the camera
 #   --output FILE          the service appends each stable reading to FILE as a JSON line
 #   --source usb:0         a USB camera instead of the Raspberry Pi camera
 #   --no-service           install and check only; no systemd unit
@@ -21,10 +23,11 @@ PYTHON=/usr/bin/python3   # apt's Python: the one python3-picamera2 is built for
 SERVICE=digits-live
 UNIT_TEMPLATE=$REPO/scripts/$SERVICE.service
 UNIT_PATH=${SETUP_PI_UNIT_PATH:-/etc/systemd/system/$SERVICE.service}  # override: tests only
-SERVE="" OUTPUT="" SOURCE="" MODEL="" SERVICE_USER="" WITH_SERVICE=1 WITH_APT=1
+SERVE="" OUTPUT="" SOURCE="" MODEL="" SERVICE_USER="" WITH_SERVICE=1 WITH_APT=1 NO_AUTH=0
+TOKEN_FILE=${SETUP_PI_TOKEN_FILE:-/etc/zmg-digits/web.env}  # override: tests only
 CHANGED=0
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 step() { printf '\n==> %s\n' "$*"; }
 ok() { printf '    ok: %s\n' "$*"; }
 changed() { printf '    changed: %s\n' "$*"; CHANGED=1; }
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     --source) SOURCE=${2:?--source needs picamera, usb:N or a file}; shift 2 ;;
     --model) MODEL=$(realpath -m "${2:?--model needs a .tflite file}"); shift 2 ;;
     --user) SERVICE_USER=${2:?--user needs a name}; shift 2 ;;
+    --no-auth) NO_AUTH=1; shift ;;
     --no-service) WITH_SERVICE=0; shift ;;
     --no-apt) WITH_APT=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -219,6 +223,7 @@ args=""
 [ -z "$SOURCE" ] || args+=" --source $SOURCE"
 [ -z "$MODEL" ] || args+=" --model $MODEL"
 [ -z "$SERVE" ] || args+=" --serve $SERVE"
+[ $NO_AUTH -eq 0 ] || args+=" --no-auth"
 [ -z "$OUTPUT" ] || args+=" --output jsonl:$OUTPUT"
 if [ $WITH_SERVICE -eq 0 ]; then
   step "systemd service: skipped (--no-service)"
@@ -226,11 +231,26 @@ elif [ ! -d /run/systemd/system ] && [ -z "${SETUP_PI_UNIT_PATH:-}" ]; then
   step "systemd service: skipped (systemd is not running here)"
 else
   step "systemd service $SERVICE"
+  # The web view's token (device live reads $ZMG_WEB_TOKEN): made once, readable by root only, so the
+  # printed link keeps working across restarts and reboots. Loopback and --no-auth need none.
+  if [ -n "$SERVE" ] && [ $NO_AUTH -eq 0 ]; then
+    if $SUDO test -s "$TOKEN_FILE"; then
+      ok "web view token kept in $TOKEN_FILE"
+    else
+      token=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(16))')
+      $SUDO mkdir -p "$(dirname "$TOKEN_FILE")"
+      printf 'ZMG_WEB_TOKEN=%s\n' "$token" | $SUDO tee "$TOKEN_FILE.new" >/dev/null
+      $SUDO chmod 600 "$TOKEN_FILE.new"
+      $SUDO mv "$TOKEN_FILE.new" "$TOKEN_FILE"
+      changed "web view token written to $TOKEN_FILE"
+    fi
+  fi
   unit=$(<"$UNIT_TEMPLATE")
   unit=${unit//@REPO@/$REPO}
   unit=${unit//@VENV@/$VENV}
   unit=${unit//@USER@/$SERVICE_USER}
   unit=${unit//@ARGS@/$args}
+  unit=${unit//@TOKEN_FILE@/$TOKEN_FILE}
   restart=0
   if [ "$unit" = "$(cat "$UNIT_PATH" 2>/dev/null)" ]; then
     ok "$UNIT_PATH is current"
@@ -273,5 +293,10 @@ if [ -n "$SERVE" ]; then
     0.0.0.0|"[::]") host=$(hostname -I 2>/dev/null | cut -d' ' -f1) ;;
     "") host=127.0.0.1 ;;
   esac
-  echo "    web view:                http://${host:-$(hostname)}:${SERVE##*:}/"
+  query=""
+  if [ $NO_AUTH -eq 0 ]; then
+    token=$($SUDO sed -n 's/^ZMG_WEB_TOKEN=//p' "$TOKEN_FILE" 2>/dev/null || true)
+    [ -z "$token" ] || query="?token=$token"
+  fi
+  echo "    web view:                http://${host:-$(hostname)}:${SERVE##*:}/$query"
 fi
