@@ -218,11 +218,13 @@ async def timed_reading(port: int) -> float:
 
 # --------------------------------------------------------------------------- probes
 async def probe_attack(port: int, figures: dict[str, float]) -> None:
-    viewer = asyncio.create_task(first_picture_seconds(port))  # an ordinary viewer: the baseline case
+    # The baseline: one ordinary viewer (so every frame is JPEG-encoded, as under attack), after a warm-up.
     reader, writer, _ = await open_stream(port)
     drain = asyncio.create_task(_read_all(reader))
+    await asyncio.sleep(1.0)
     figures["loop frame rate, one viewer (FPS)"] = baseline = await frame_rate(port)
-    await viewer
+    writer.close()
+    drain.cancel()
 
     stop = asyncio.Event()
     statuses: list[int] = []
@@ -243,8 +245,6 @@ async def probe_attack(port: int, figures: dict[str, float]) -> None:
     figures["slow-sender connections that failed"] = counts["connect failed"]
     stop.set()
     await asyncio.wait(attackers, timeout=SLOW_SENDER_INTERVAL_S + 5)
-    writer.close()
-    drain.cancel()
 
 
 async def _read_all(reader: asyncio.StreamReader) -> None:

@@ -290,7 +290,8 @@ class WebView:
         try:
             loop.run_forever()
         finally:
-            server.close()
+            server.cancel()
+            sock.close()
             for connection in list(self._server.connections):
                 connection.abort()
             tasks = asyncio.all_tasks(loop)

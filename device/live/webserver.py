@@ -16,7 +16,8 @@ The rules, for every connection:
   ``Authorization: Bearer``, or as the cookie that ``/?token=`` sets (401 otherwise; compared in
   constant time; never logged);
 - at most ``max_connections`` open connections (below the process's file limit); when full, the oldest
-  connection still sending its head is dropped for the newcomer, since only a slow sender is still there;
+  connection still sending its head after half a second is dropped for the newcomer (only a slow sender is still
+  at it), and when there is none, newcomers wait in the listening socket's backlog;
 - every response carries the security headers (``SECURITY_HEADERS``) and no version banner;
 - each request is logged at INFO (``-v``): client, method, path without its query, status.
 
@@ -47,6 +48,7 @@ WRITE_DEADLINE_S = 5.0  # a response (or one frame of a stream) that cannot be w
 MAX_REQUEST_LINE_BYTES = 4096
 MAX_HEAD_BYTES = 8192
 MAX_CONNECTIONS = 128  # lowered to fit the process's open-file limit
+MIN_AGE_TO_DROP_S = 0.5  # a connection still sending its head after this may make room for a newcomer
 FILES_KEPT_FREE = 32  # open-file slots left for the camera, the model and log files
 BACKLOG = 128  # a burst of new connections waits in the kernel instead of being refused
 TOKEN_COOKIE = "zmg_digits_token"
@@ -188,6 +190,7 @@ class Connection:
         self.in_head = True  # still sending its request head: the first to go when connections run out
         self.status = 0
         self.gone: asyncio.Future[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._extra_headers: list[tuple[str, str]] = []
 
     def add_header(self, name: str, value: str) -> None:
@@ -236,7 +239,7 @@ class Connection:
         """Read (and discard) whatever the client sends after its request, to learn at once when it leaves."""
         if self.gone is None:
             self.gone = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().create_task(self._read_until_closed())
+            self._watcher = asyncio.get_running_loop().create_task(self._read_until_closed())
 
     async def _read_until_closed(self) -> None:
         try:
@@ -299,32 +302,59 @@ class HttpServer:
     access: Access = field(default_factory=Access)
     limits: ServerLimits = field(default_factory=ServerLimits)
     connections: set[Connection] = field(default_factory=set)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    _room: asyncio.Event = field(init=False, repr=False)
 
-    async def serve(self, sock: socket.socket) -> asyncio.base_events.Server:
+    async def serve(self, sock: socket.socket) -> asyncio.Task[None]:
+        """Accept connections on ``sock`` (listening) until the returned task is cancelled."""
         self.limits.max_connections = connection_cap(self.limits.max_connections)
-        return await asyncio.start_server(self._accept, sock=sock, limit=MAX_REQUEST_LINE_BYTES)
+        sock.setblocking(False)
+        self._room = asyncio.Event()
+        return asyncio.get_running_loop().create_task(self._accept_loop(sock))
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = Connection(reader, writer)
-        if len(self.connections) >= self.limits.max_connections and not self._make_room():
-            connection.abort()  # every connection is a real request in progress; this one waits its turn
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        # Our own accept loop, not asyncio.start_server: when the connections are used up, new ones wait in
+        # the kernel's backlog (costing nothing) instead of being accepted and closed in a busy loop.
+        loop = asyncio.get_running_loop()
+        while True:
+            while len(self.connections) >= self.limits.max_connections and not self._make_room():
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):  # look again: senders in their head grow old
+                    await asyncio.wait_for(self._room.wait(), MIN_AGE_TO_DROP_S / 4)
+            try:
+                client, _ = await loop.sock_accept(sock)
+            except OSError as err:  # out of files (EMFILE) or a connection reset before accept
+                log.debug("web view: accept failed: %s", err)
+                await asyncio.sleep(0.05)
+                continue
+            task = loop.create_task(self._serve_socket(client))
+            self._tasks.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve_socket(self, client: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(sock=client, limit=MAX_REQUEST_LINE_BYTES)
+        except OSError:
+            client.close()
             return
+        connection = Connection(reader, writer)
         self.connections.add(connection)
         try:
             await self._handle(connection)
-        except ClientGone:
-            pass
-        except (ConnectionError, OSError):
+        except (ClientGone, ConnectionError, OSError):
             pass
         except Exception:
             log.debug("web view: error serving %s", connection.client, exc_info=True)
         finally:
             self.connections.discard(connection)
+            self._room.set()
             await connection.close()
 
     def _make_room(self) -> bool:
-        """Drop the oldest connection still sending its request head; False if there is none."""
-        slow = [c for c in self.connections if c.in_head]
+        """Drop the oldest connection still sending its request head after MIN_AGE_TO_DROP_S (a browser sends
+        its head in milliseconds, so only a slow sender is still at it); False if there is none."""
+        now = time.monotonic()
+        slow = [c for c in self.connections if c.in_head and now - c.opened >= MIN_AGE_TO_DROP_S]
         if not slow:
             return False
         oldest = min(slow, key=lambda c: c.opened)
