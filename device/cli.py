@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from device.common.argtypes import fraction, frame_size, parsed_by, positive_int
+from device.common.verbosity import set_verbose
 from device.live.arguments import add_serve_argument, add_source_argument
 from device.live.stability import DEFAULT_STABLE_FRAMES
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_THREADS, ReadOptions
@@ -358,10 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with code 2 and a usage line on bad flags
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format=f"{PROG}: %(levelname)s: %(message)s",
-    )
+    verbose = bool(getattr(args, "verbose", False))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format=f"{PROG}: %(levelname)s: %(message)s")
+    set_verbose(verbose)  # OpenCV's, FFmpeg's and the TFLite runtime's own messages only under -v
     try:
         return int(args.handler(args) or 0)
     except CommandError as exc:

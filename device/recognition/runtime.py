@@ -16,6 +16,7 @@ import numpy as np
 
 from device.common.errors import first_line
 from device.common.shapes import INPUT_SHAPE, LABELS, NUM_CLASSES
+from device.common.verbosity import native_stderr_hushed
 from device.recognition.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
 from device.recognition.preprocess import SUPPORTED_PREPROCESS_VERSIONS
 
@@ -69,8 +70,11 @@ class TFLiteModel:
         self.metadata = self._read_metadata()
         interpreter_class, self.runtime_name = load_interpreter_class()
         try:
-            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            # The runtime's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to
+            # descriptor 2 here, with no setting to turn it off: hushed unless verbose (device.common.verbosity).
+            with native_stderr_hushed():
+                self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path} is not a usable TFLite model: {first_line(exc)}") from None
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
