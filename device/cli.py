@@ -182,7 +182,9 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
         "held still for a few frames).",
     )
     add_source_argument(parser)
-    parser.add_argument("--headless", action="store_true", help="no window: print stable readings")
+    parser.add_argument("--headless", action="store_true",
+                        help="no window: print stable readings (the default where no window can open)")
+    parser.set_defaults(window=True)  # False: no window although not --headless (no display, and --serve)
     parser.add_argument("--record", metavar="OUT", type=Path, help="write the annotated video (.avi/.mp4/.mkv)")
     add_serve_argument(parser, "show the annotated stream and the reading in a web browser")
     parser.add_argument("--output", metavar="jsonl[:FILE]", type=parsed_by(_output_spec),
@@ -225,7 +227,7 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
         if args.headless:
             if not readings_on_stdout:  # JSON lines on standard output already are the printout
                 sinks.append(HeadlessPrinter(verbose=args.verbose))
-        else:
+        elif args.window:
             sinks.append(DisplaySink(hold_at_end=not source_is_live))
     except LiveError:
         for sink in sinks:
@@ -236,15 +238,37 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
     return sinks
 
 
+def _no_window_here(args: argparse.Namespace) -> str | None:
+    """Why no window can open here (no display, an OpenCV without GUI support), or None; never with --headless.
+
+    Then ``device live`` goes on without one: with --serve the web view alone, else headless.
+    """
+    if args.headless:
+        return None
+    from device.live.sinks import display_available
+
+    reason = display_available()
+    if reason is not None:
+        reason = reason.split(";")[0]  # what follows is how to get a window or to add --headless: moot here
+        args.window = False
+        args.headless = not args.serve
+    return reason
+
+
 def run_live_command(args: argparse.Namespace) -> int:
     from device.live.loop import LiveError, run_live
-    from device.live.sources import SourceError, open_source
+    from device.live.sources import NoFramesError, SourceError, open_source
 
     recognizer = load_recognizer(args)
+    no_window = _no_window_here(args)
     try:
-        source = open_source(args.source, want_display=not args.headless or bool(args.serve), size=args.size)
+        source = open_source(args.source, want_display=not args.headless or bool(args.serve), size=args.size,
+                             loop=args.loop)
     except SourceError as exc:
         return _fail(str(exc))
+    if no_window is not None:
+        then = "serving the web view only" if args.serve else "running headless (readings printed below)"
+        print(f"{PROG}: {no_window}; {then}", file=sys.stderr)
     with source:
         try:
             sinks = build_live_sinks(args, source.live)
@@ -253,6 +277,8 @@ def run_live_command(args: argparse.Namespace) -> int:
             return _fail(f"{exc}{hint}")
         try:
             stats = run_live(source, recognizer, sinks, stable_frames=args.stable_frames, max_frames=args.max_frames)
+        except NoFramesError as exc:  # a file or folder with nothing in it: the user's input, not a camera
+            return _fail(str(exc))
         except SourceError as exc:
             print(f"{PROG}: {exc}; stopping", file=sys.stderr)
             return EXIT_STOPPED
