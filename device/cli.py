@@ -104,7 +104,8 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = _subcommand(
         subparsers, "read", run_read, _reading_options(), "read the digits in still images",
         "Read the handwritten digits in images (dark ink on light paper). Prints one line per "
-        "image, 'FILE: DIGITS' (lines of text separated by a space), or JSON with --json.",
+        "image, 'FILE: DIGITS' (lines of text separated by a space), or JSON with --json. When an image "
+        "gives no digits, a line on standard error says why (with -v: every mark left out, and why).",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--json", action="store_true", help="print JSON: boxes, digits and confidences")
@@ -128,6 +129,23 @@ def _save_annotated(path: Path, image: Any) -> None:
         raise CommandError(f"cannot write {path}: {os_error_text(exc)}") from None
 
 
+MAX_REJECTIONS_SHOWN = 20  # per image, under -v
+
+
+def _explain_reading(name: str, detections: list[Any], rejections: list[Any], verbose: bool) -> None:
+    """On standard error: why a reading is empty (one line), and under -v every mark left out and why."""
+    from device.recognition.rejections import LOW_CONFIDENCE, why_empty
+
+    if not detections:
+        hint = "; lower --min-confidence" if any(r.reason == LOW_CONFIDENCE for r in rejections) else ""
+        print(f"{PROG} read: {name}: no digits: {why_empty(rejections)}{hint}", file=sys.stderr)
+    if verbose:
+        for rejection in rejections[:MAX_REJECTIONS_SHOWN]:
+            print(f"    left out {rejection.describe()}", file=sys.stderr)
+        if len(rejections) > MAX_REJECTIONS_SHOWN:
+            print(f"    ... and {len(rejections) - MAX_REJECTIONS_SHOWN} more", file=sys.stderr)
+
+
 def run_read(args: argparse.Namespace) -> int:
     from device.live.draw import annotate
     from device.live.sources import SourceError, read_image
@@ -149,7 +167,7 @@ def run_read(args: argparse.Namespace) -> int:
             failures += 1
             print(f"{PROG} read: error: {exc}", file=sys.stderr)
             continue
-        detections = recognizer.read(frame)
+        detections, rejections = recognizer.read_with_rejections(frame)
         text = reading_string(detections)
         if args.json:
             documents.append({"file": name, **detections_record(detections)})
@@ -158,6 +176,7 @@ def run_read(args: argparse.Namespace) -> int:
             if args.verbose:
                 for d in detections:
                     print(f"    {d.digit}  confidence {d.confidence:.3f}  box {d.box}  line {d.line}")
+        _explain_reading(name, detections, rejections, args.verbose)
         if args.save_annotated is not None:
             _save_annotated(args.save_annotated / f"{Path(name).stem}_annotated.jpg", annotate(frame, detections, text))
     if args.json:
