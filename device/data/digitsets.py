@@ -138,7 +138,7 @@ def read_npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray] | None:
     except (OSError, ValueError, EOFError, KeyError) as err:  # ValueError: also object arrays, a broken zip
         if "allow_pickle" in str(err):
             raise DataError(f"{path}: holds object arrays (pickled Python objects), which are never loaded: "
-                            f"save plain numeric arrays ({NPZ_CONTENTS})") from None
+                            f"save plain arrays of numbers ({NPZ_CONTENTS})") from None
         raise DataError(f"{path}: not a readable .npz file of plain arrays ({first_line(err)})") from None
 
 
