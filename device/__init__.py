@@ -14,6 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from device.common.verbosity import quiet_opencv
+
+# OpenCV and FFmpeg print only errors unless asked (device.common.verbosity.set_verbose, the `-v` flag):
+# every module of device/ that uses cv2 is imported through here.
+quiet_opencv()
+
 __all__ = ["Detection", "ReadOptions", "Recognizer"]
 
 

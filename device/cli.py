@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from device.common.argtypes import fraction, frame_size, parsed_by, positive_int
+from device.common.verbosity import set_verbose
 from device.live.arguments import add_serve_argument, add_source_argument
 from device.live.stability import DEFAULT_STABLE_FRAMES
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_THREADS, ReadOptions
@@ -103,7 +104,8 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = _subcommand(
         subparsers, "read", run_read, _reading_options(), "read the digits in still images",
         "Read the handwritten digits in images (dark ink on light paper). Prints one line per "
-        "image, 'FILE: DIGITS' (lines of text separated by a space), or JSON with --json.",
+        "image, 'FILE: DIGITS' (lines of text separated by a space), or JSON with --json. When an image "
+        "gives no digits, a line on standard error says why (with -v: every mark left out, and why).",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--json", action="store_true", help="print JSON: boxes, digits and confidences")
@@ -127,6 +129,23 @@ def _save_annotated(path: Path, image: Any) -> None:
         raise CommandError(f"cannot write {path}: {os_error_text(exc)}") from None
 
 
+MAX_REJECTIONS_SHOWN = 20  # per image, under -v
+
+
+def _explain_reading(name: str, detections: list[Any], rejections: list[Any], verbose: bool) -> None:
+    """On standard error: why a reading is empty (one line), and under -v every mark left out and why."""
+    from device.recognition.rejections import LOW_CONFIDENCE, why_empty
+
+    if not detections:
+        hint = "; lower --min-confidence" if any(r.reason == LOW_CONFIDENCE for r in rejections) else ""
+        print(f"{PROG} read: {name}: no digits: {why_empty(rejections)}{hint}", file=sys.stderr)
+    if verbose:
+        for rejection in rejections[:MAX_REJECTIONS_SHOWN]:
+            print(f"    left out {rejection.describe()}", file=sys.stderr)
+        if len(rejections) > MAX_REJECTIONS_SHOWN:
+            print(f"    ... and {len(rejections) - MAX_REJECTIONS_SHOWN} more", file=sys.stderr)
+
+
 def run_read(args: argparse.Namespace) -> int:
     from device.live.draw import annotate
     from device.live.sources import SourceError, read_image
@@ -148,7 +167,7 @@ def run_read(args: argparse.Namespace) -> int:
             failures += 1
             print(f"{PROG} read: error: {exc}", file=sys.stderr)
             continue
-        detections = recognizer.read(frame)
+        detections, rejections = recognizer.read_with_rejections(frame)
         text = reading_string(detections)
         if args.json:
             documents.append({"file": name, **detections_record(detections)})
@@ -157,6 +176,7 @@ def run_read(args: argparse.Namespace) -> int:
             if args.verbose:
                 for d in detections:
                     print(f"    {d.digit}  confidence {d.confidence:.3f}  box {d.box}  line {d.line}")
+        _explain_reading(name, detections, rejections, args.verbose)
         if args.save_annotated is not None:
             _save_annotated(args.save_annotated / f"{Path(name).stem}_annotated.jpg", annotate(frame, detections, text))
     if args.json:
@@ -181,7 +201,9 @@ def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
         "held still for a few frames).",
     )
     add_source_argument(parser)
-    parser.add_argument("--headless", action="store_true", help="no window: print stable readings")
+    parser.add_argument("--headless", action="store_true",
+                        help="no window: print stable readings (the default where no window can open)")
+    parser.set_defaults(window=True)  # False: no window although not --headless (no display, and --serve)
     parser.add_argument("--record", metavar="OUT", type=Path, help="write the annotated video (.avi/.mp4/.mkv)")
     add_serve_argument(parser, "show the annotated stream and the reading in a web browser")
     parser.add_argument("--output", metavar="jsonl[:FILE]", type=parsed_by(_output_spec),
@@ -226,7 +248,7 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
         if args.headless:
             if not readings_on_stdout:  # JSON lines on standard output already are the printout
                 sinks.append(HeadlessPrinter(verbose=args.verbose))
-        else:
+        elif args.window:
             sinks.append(DisplaySink(hold_at_end=not source_is_live))
     except LiveError:
         for sink in sinks:
@@ -237,15 +259,37 @@ def build_live_sinks(args: argparse.Namespace, source_is_live: bool) -> list[Any
     return sinks
 
 
+def _no_window_here(args: argparse.Namespace) -> str | None:
+    """Why no window can open here (no display, an OpenCV without GUI support), or None; never with --headless.
+
+    Then ``device live`` goes on without one: with --serve the web view alone, else headless.
+    """
+    if args.headless:
+        return None
+    from device.live.sinks import display_available
+
+    reason = display_available()
+    if reason is not None:
+        reason = reason.split(";")[0]  # what follows is how to get a window or to add --headless: moot here
+        args.window = False
+        args.headless = not args.serve
+    return reason
+
+
 def run_live_command(args: argparse.Namespace) -> int:
     from device.live.loop import LiveError, run_live
-    from device.live.sources import SourceError, open_source
+    from device.live.sources import NoFramesError, SourceError, open_source
 
     recognizer = load_recognizer(args)
+    no_window = _no_window_here(args)
     try:
-        source = open_source(args.source, want_display=not args.headless or bool(args.serve), size=args.size)
+        source = open_source(args.source, want_display=not args.headless or bool(args.serve), size=args.size,
+                             loop=args.loop)
     except SourceError as exc:
         return _fail(str(exc))
+    if no_window is not None:
+        then = "serving the web view only" if args.serve else "running headless (readings printed below)"
+        print(f"{PROG}: {no_window}; {then}", file=sys.stderr)
     with source:
         try:
             sinks = build_live_sinks(args, source.live)
@@ -254,6 +298,8 @@ def run_live_command(args: argparse.Namespace) -> int:
             return _fail(f"{exc}{hint}")
         try:
             stats = run_live(source, recognizer, sinks, stable_frames=args.stable_frames, max_frames=args.max_frames)
+        except NoFramesError as exc:  # a file or folder with nothing in it: the user's input, not a camera
+            return _fail(str(exc))
         except SourceError as exc:
             print(f"{PROG}: {exc}; stopping", file=sys.stderr)
             return EXIT_STOPPED
@@ -360,10 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with code 2 and a usage line on bad flags
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format=f"{PROG}: %(levelname)s: %(message)s",
-    )
+    verbose = bool(getattr(args, "verbose", False))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format=f"{PROG}: %(levelname)s: %(message)s")
+    set_verbose(verbose)  # OpenCV's, FFmpeg's and the TFLite runtime's own messages only under -v
     try:
         return int(args.handler(args) or 0)
     except CommandError as exc:

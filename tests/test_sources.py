@@ -12,6 +12,7 @@ import pytest
 from device.live import sources
 from device.live.sources import (
     ImageSource,
+    NoFramesError,
     OpenCVSource,
     PicameraSource,
     SourceError,
@@ -243,3 +244,56 @@ def test_usb_camera_that_is_absent_names_what_to_check(monkeypatch):
     monkeypatch.setattr(sources.cv2, "VideoCapture", ClosedCapture)
     with pytest.raises(SourceError, match="plugged in"):
         open_source("usb:0")
+
+
+def first_frames(source, count):
+    frames = []
+    for frame in source:
+        frames.append(frame)
+        if len(frames) == count:
+            break
+    return frames
+
+
+def test_loop_replays_a_video_from_its_first_frame(tmp_path):
+    video = tmp_path / "clip.avi"
+    write_video(video, frames=5)
+    with open_source(str(video), loop=True) as source:
+        frames = first_frames(source, 13)  # more than the video holds
+    assert len(frames) == 13 and all(f is not None for f in frames)
+    levels = [int(f.mean()) for f in frames]
+    assert levels[0] < 10 and levels[5] < 10 and levels[10] < 10  # frame 0 again after frames 0..4
+    assert abs(levels[6] - levels[1]) < 3 and abs(levels[4] - 80) < 10
+
+
+def test_loop_replays_an_image_and_a_folder(tmp_path):
+    for name, value in (("a.png", 10), ("b.png", 30)):
+        cv2.imwrite(str(tmp_path / name), np.full((40, 50), value, np.uint8))
+    with open_source(str(tmp_path / "a.png"), loop=True) as source:
+        assert len(first_frames(source, 4)) == 4
+    with open_source(str(tmp_path), loop=True) as source:
+        assert [int(f[0, 0, 0]) for f in first_frames(source, 5)] == [10, 30, 10, 30, 10]
+
+
+def test_loop_is_refused_for_cameras():
+    for camera in ("picamera", "usb:0"):
+        with pytest.raises(SourceError, match="--loop"):
+            open_source(camera, loop=True)
+
+
+def test_sources_that_give_no_frame_at_all_are_one_clear_error(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(NoFramesError, match="empty"):
+        open_source(str(empty))
+    no_frames = tmp_path / "zero.avi"  # a valid container that holds no frame
+    writer = cv2.VideoWriter(str(no_frames), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (160, 120))
+    writer.release()
+    # OpenCV opens it and reads nothing (NoFramesError), or, built otherwise, refuses to open it: an error both ways
+    with pytest.raises(SourceError, match=r"no frame could be decoded|not a readable video"), \
+            open_source(str(no_frames)) as source:
+        list(source)
+    corrupt = tmp_path / "bad.jpg"
+    corrupt.write_bytes(b"not a jpeg")
+    with open_source(str(corrupt), loop=True) as source, pytest.raises(NoFramesError, match=r"bad\.jpg"):
+        list(source)  # looping what has no frame would spin forever

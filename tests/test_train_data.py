@@ -73,7 +73,7 @@ def test_missing_and_corrupt_files_give_clear_errors(tmp_path):
         load_mnist(tmp_path / "nope.npz")
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"this is not a zip file")
-    with pytest.raises(DataError, match=r"not a readable \.npz"):
+    with pytest.raises(DataError, match=r"not an \.npz archive"):
         load_mnist(corrupt)
     with pytest.raises(DataError, match="missing IDX"):
         load_mnist(tmp_path)

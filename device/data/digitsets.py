@@ -110,14 +110,35 @@ def as_mnist_style(images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray
 # --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
+NPZ_CONTENTS = "arrays x and y, or x_train, y_train, x_test and y_test"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive (an empty one ends at once)
+
+
+def _check_npz(path: Path) -> None:
+    """DataError naming the fix when the file is not a zip of arrays (np.load would try to unpickle it)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return  # np.load says what is wrong
+    if head.startswith(_ZIP_MAGICS):
+        return
+    what = "a single .npy array" if head.startswith(b"\x93NUMPY") else "empty" if not head else "not a zip archive"
+    raise DataError(f"{path}: not an .npz archive ({what}): give a file written by numpy.savez holding {NPZ_CONTENTS}")
+
+
 def read_npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray] | None:
     """The named arrays of an .npz (never unpickling), or None when one of them is missing."""
+    _check_npz(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             if not all(key in data.files for key in keys):
                 return None
             return {key: data[key] for key in keys}
-    except (OSError, ValueError, EOFError, KeyError) as err:  # ValueError: also object arrays, not-a-zip
+    except (OSError, ValueError, EOFError, KeyError) as err:  # ValueError: also object arrays, a broken zip
+        if "allow_pickle" in str(err):
+            raise DataError(f"{path}: holds object arrays (pickled Python objects), which are never loaded: "
+                            f"save plain arrays of numbers ({NPZ_CONTENTS})") from None
         raise DataError(f"{path}: not a readable .npz file of plain arrays ({first_line(err)})") from None
 
 
@@ -128,7 +149,7 @@ def npz_digits(path: Path, part: Part) -> DigitSet:
         return checked_set(plain["x"], plain["y"], str(path))
     keras = read_npz(path, KERAS_KEYS)
     if keras is None:
-        raise DataError(f"{path}: need arrays x and y, or x_train, y_train, x_test and y_test")
+        raise DataError(f"{path}: need {NPZ_CONTENTS}")
     if part == "test":
         return checked_set(keras["x_test"], keras["y_test"], f"{path} (test)")
     train = checked_set(keras["x_train"], keras["y_train"], f"{path} (train)")

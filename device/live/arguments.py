@@ -20,8 +20,10 @@ def _serve_address(text: str) -> tuple[str, int]:
 
 
 def add_source_argument(parser: argparse.ArgumentParser, what: str = "") -> None:
-    """``--source``: where frames come from (default: the Raspberry Pi camera)."""
+    """``--source``: where frames come from (default: the Raspberry Pi camera); ``--loop``: replay a file."""
     parser.add_argument("--source", "-s", default="picamera", help=f"{what}{SOURCE_HELP}")
+    parser.add_argument("--loop", action="store_true",
+                        help="start a video, an image or a folder over at its end, until stopped (not for cameras)")
 
 
 def add_serve_argument(parser: argparse.ArgumentParser, what: str) -> None:

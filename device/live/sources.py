@@ -5,9 +5,11 @@
             ...                                  # None: one bad frame (a corrupt image); go on
             display = source.display             # a sharper BGR picture of the same scene, or None
 
-Iteration ends at the end of a file or folder. A live camera that stops delivering frames is
-closed and reopened a few times (``reopen_attempts``, ``reopen_wait_s``); if that fails the
-iteration raises ``SourceError`` with a one-line message, as does opening a camera that is absent.
+Iteration ends at the end of a file or folder, or, with ``loop=True``, starts over from its first
+frame (a demo that runs until stopped). A file or folder that gives no frame at all raises
+``NoFramesError`` (a ``SourceError``). A live camera that stops delivering frames is closed and
+reopened a few times (``reopen_attempts``, ``reopen_wait_s``); if that fails the iteration raises
+``SourceError`` with a one-line message, as does opening a camera that is absent.
 
 On a Raspberry Pi 4 the picamera2 source reads the low-resolution YUV420 stream and keeps only its
 Y (luma) plane: the grayscale the segmentation needs, with no colour conversion. Its rows are
@@ -47,11 +49,16 @@ class SourceError(Exception):
     """A source that cannot be opened or has stopped; the message is one line for the user."""
 
 
+class NoFramesError(SourceError):
+    """A video, image or folder that gave not one frame: nothing to read (a usage error, not a stopped camera)."""
+
+
 class FrameSource:
     """Base of all sources: iterate frames, ``close()``, use as a context manager.
 
     Subclasses implement ``_open`` (may raise SourceError), ``_read`` (a frame; None for a bad
-    frame; raise ``EndOfSource`` at the end) and ``_close``. Live sources get reopened on failure.
+    frame; raise ``EndOfSource`` at the end) and ``_close``. Live sources get reopened on failure;
+    the others start over at their end when ``loop`` is set (closed and opened again).
     """
 
     live = False  # a camera: failures are retried, there is no natural end
@@ -62,6 +69,8 @@ class FrameSource:
         self.name = name
         self.display: np.ndarray | None = None  # the display picture for the last frame, if any
         self.frames_read = 0
+        self.loop = False  # at the end, start over (files and folders; a camera has no end)
+        self._pass_frames = 0  # good frames since the last start
         self._closed = False
 
     # -- to implement ------------------------------------------------------------------------
@@ -74,6 +83,10 @@ class FrameSource:
     def _close(self) -> None:
         raise NotImplementedError
 
+    def no_frames_message(self) -> str:
+        """What a user reads when this source gave no frame at all: the problem and the fix, one line."""
+        return f"{self.name}: not one frame could be read"
+
     # -- the interface -----------------------------------------------------------------------
     def read(self) -> np.ndarray | None:
         """The next frame; None for a frame that could not be decoded. Raises EndOfSource at the end."""
@@ -82,7 +95,7 @@ class FrameSource:
         try:
             frame = self._read()
         except EndOfSource:
-            raise
+            frame = self._at_end()
         except SourceError as exc:
             if not self.live:
                 raise
@@ -95,7 +108,19 @@ class FrameSource:
             frame = self._recover("no frame delivered")
         if frame is not None:
             self.frames_read += 1
+            self._pass_frames += 1
         return frame
+
+    def _at_end(self) -> np.ndarray | None:
+        """The end of a file or folder: NoFramesError if it gave nothing, else the end or (``loop``) frame one."""
+        if self.frames_read == 0:
+            raise NoFramesError(self.no_frames_message())
+        if not self.loop or self._pass_frames == 0:  # a pass without a good frame would loop forever
+            raise EndOfSource
+        self._pass_frames = 0
+        self._close()
+        self._open()
+        return self._read()  # EndOfSource here: the file vanished or emptied meanwhile
 
     def _recover(self, reason: str) -> np.ndarray:
         """Close and reopen a live camera up to ``reopen_attempts`` times; the first frame after it."""
@@ -168,6 +193,7 @@ class ImageSource(FrameSource):
         self.paths = list(paths)
         self.current: Path | None = None
         self._next = 0
+        self._last_error = ""
 
     def _open(self) -> None:
         self._next = 0
@@ -180,11 +206,19 @@ class ImageSource(FrameSource):
         try:
             return read_image(self.current)
         except SourceError as exc:
-            warn(str(exc))
+            self._last_error = str(exc)
+            if len(self.paths) == 1 and self.frames_read == 0:  # one image alone: nothing to skip to
+                raise NoFramesError(self.no_frames_message()) from None
+            warn(self._last_error)
             return None
 
     def _close(self) -> None:
         pass
+
+    def no_frames_message(self) -> str:
+        if len(self.paths) == 1:
+            return f"{self._last_error}: give a JPEG or PNG file"
+        return f"{self.name}: none of the {len(self.paths)} images could be read (corrupt or unsupported)"
 
 
 def folder_images(folder: Path) -> list[Path]:
@@ -209,6 +243,9 @@ class OpenCVSource(FrameSource):
     def _open(self) -> None:
         if not self.live and not Path(self.target).is_file():
             raise SourceError(f"{self.target}: no such file")
+        if not self.live and Path(self.target).stat().st_size == 0:
+            raise NoFramesError(f"{self.target}: the file is empty (0 bytes): record the video again or give "
+                                f"another file")
         target = self.target if self.live else str(self.target)
         capture = cv2.VideoCapture(target)
         if not capture.isOpened():
@@ -218,7 +255,8 @@ class OpenCVSource(FrameSource):
                     f"cannot open {self.name}: check it is plugged in (ls /dev/video*), that no "
                     f"other program uses it and that your user is in the 'video' group"
                 )
-            raise SourceError(f"{self.target}: not a readable video (corrupt or unsupported format)")
+            raise SourceError(f"{self.target}: not a readable video (corrupt or unsupported format): check that it "
+                              f"plays, or convert it, e.g. 'ffmpeg -i {self.target} clip.mp4'")
         if self.live:
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a queue of old ones
             if self.size:
@@ -240,6 +278,10 @@ class OpenCVSource(FrameSource):
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+
+    def no_frames_message(self) -> str:
+        return (f"{self.target}: no frame could be decoded (an empty or corrupt video): check that it plays, "
+                f"or record it again")
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,15 +400,35 @@ def y_plane(buffer: np.ndarray, width: int, height: int, stride: int) -> np.ndar
 # --------------------------------------------------------------------------------------------
 # One entry point
 # --------------------------------------------------------------------------------------------
-def open_source(spec: str, want_display: bool = False, size: tuple[int, int] | None = None) -> FrameSource:
+def open_source(
+    spec: str, want_display: bool = False, size: tuple[int, int] | None = None, loop: bool = False
+) -> FrameSource:
     """``picamera`` | ``usb:N`` | a video file | an image file | a folder of images -> a source.
 
-    Raises SourceError (one line) when it cannot be opened.
+    ``loop``: a video, image or folder starts over at its end, endlessly. Raises SourceError (one line)
+    when it cannot be opened, or when ``loop`` is asked of a camera.
     """
     text = str(spec).strip()
-    if text.lower() in ("picamera", "picamera2", "pi", "csi"):
+    if loop and (_is_picamera(text) or _is_usb(text)):
+        raise SourceError(f"--loop replays a video, an image or a folder; the camera {spec!r} has no end to "
+                          f"start over from: leave out --loop")
+    source = _open_source(text, spec, want_display, size)
+    source.loop = loop
+    return source
+
+
+def _is_picamera(text: str) -> bool:
+    return text.lower() in ("picamera", "picamera2", "pi", "csi")
+
+
+def _is_usb(text: str) -> bool:
+    return text.lower().startswith("usb:") or text.isdigit()
+
+
+def _open_source(text: str, spec: str, want_display: bool, size: tuple[int, int] | None) -> FrameSource:
+    if _is_picamera(text):
         return PicameraSource(lores_size=size or (640, 480), want_display=want_display)
-    if text.lower().startswith("usb:") or text.isdigit():
+    if _is_usb(text):
         index = text.split(":", 1)[1] if ":" in text else text
         if not index.isdigit():
             raise SourceError(f"--source {spec!r}: expected usb:N with a camera number, e.g. usb:0")

@@ -6,6 +6,7 @@
     digits, probs = rec.classify(crops)      # 2-D uint8 digit images of any size, either ink polarity
     found = rec.read(frame)                  # HxW gray or HxWx3 BGR frame -> [Detection], reading order
     print(reading_string(found))             # "407" (lines separated by a space)
+    found, rejected = rec.read_with_rejections(frame)   # ... and [Rejection]: what was dropped, and why
 
 ``classify`` runs the shared preprocessing (``device.recognition.preprocess.prepare_crops``: MNIST-style
 normalisation, then the paper's binarisation and bilinear enhancement) and one batched inference;
@@ -26,10 +27,19 @@ import numpy as np
 from device.common.shapes import NUM_CLASSES
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
+from device.recognition.rejections import LOW_CONFIDENCE, Rejection, why_empty
 from device.recognition.runtime import TFLiteModel
 from device.recognition.segment import SegmentParams, segment
 
-__all__ = ["DEFAULT_MIN_CONFIDENCE", "Detection", "ReadOptions", "Recognizer", "reading_string"]
+__all__ = [
+    "DEFAULT_MIN_CONFIDENCE",
+    "Detection",
+    "ReadOptions",
+    "Recognizer",
+    "Rejection",
+    "reading_string",
+    "why_empty",
+]
 
 Box = tuple[int, int, int, int]
 
@@ -112,9 +122,31 @@ class Recognizer:
         ``min_confidence`` overrides the recogniser's threshold for this call. ``timings``, when
         given, receives the seconds spent per stage ("segment", "preprocess", "inference").
         """
+        return self._read(frame, min_confidence, timings, None)
+
+    def read_with_rejections(
+        self,
+        frame: np.ndarray,
+        min_confidence: float | None = None,
+        timings: MutableMapping[str, float] | None = None,
+    ) -> tuple[list[Detection], list[Rejection]]:
+        """``read``, and what was found but not reported, and why: too small, too wide, not sure enough, ...
+
+        ``why_empty(rejections)`` says in one line why a reading came out empty ("no ink found", ...).
+        """
+        rejections: list[Rejection] = []
+        return self._read(frame, min_confidence, timings, rejections), rejections
+
+    def _read(
+        self,
+        frame: np.ndarray,
+        min_confidence: float | None,
+        timings: MutableMapping[str, float] | None,
+        rejections: list[Rejection] | None,
+    ) -> list[Detection]:
         threshold = self.min_confidence if min_confidence is None else float(min_confidence)
         start = time.perf_counter()
-        segments = segment(frame, self.options.segment)
+        segments = segment(frame, self.options.segment, rejections)
         segmented = time.perf_counter()
         batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
         prepared = time.perf_counter()
@@ -131,6 +163,8 @@ class Recognizer:
             confidence = float(probs[digit])
             if confidence >= threshold:
                 detections.append(Detection(box=seg.box, digit=digit, confidence=confidence, line=seg.line))
+            elif rejections is not None:
+                rejections.append(Rejection(seg.box, LOW_CONFIDENCE, threshold, digit, confidence))
         return _renumber_lines(detections)
 
     def __repr__(self) -> str:

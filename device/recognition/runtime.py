@@ -16,6 +16,7 @@ import numpy as np
 
 from device.common.errors import first_line
 from device.common.shapes import INPUT_SHAPE, LABELS, NUM_CLASSES
+from device.common.verbosity import native_stderr_hushed
 from device.recognition.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
 from device.recognition.preprocess import SUPPORTED_PREPROCESS_VERSIONS
 
@@ -53,6 +54,36 @@ def load_interpreter_class() -> tuple[type, str]:
                          "(or tflite-runtime on 32-bit Raspberry Pi OS)") from None
 
 
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+_ZIP_MAGIC = b"PK\x03\x04"  # a .keras file is a zip archive
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the older Keras .h5 format
+
+
+def check_model_file(path: Path) -> None:
+    """ModelError naming the fix for what is not a .tflite file: a folder, a Keras model, nothing at all."""
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            raise ModelError(f"{path} is a TensorFlow SavedModel folder, not a .tflite file: convert the Keras "
+                             f"model it came from with 'convert --int8 MODEL.keras' and give the .tflite it writes")
+        models = sorted(p.name for p in path.glob("*.tflite"))
+        if not models:
+            raise ModelError(f"{path} is a folder with no .tflite model in it: give the path of a .tflite file")
+        listed = ", ".join(models[:5]) + (f" and {len(models) - 5} more" if len(models) > 5 else "")
+        raise ModelError(f"{path} is a folder, not a model file: it holds {listed}; give one of them, "
+                         f"e.g. {path / models[0]}")
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        head = b""  # the interpreter will say what is wrong with it
+    if path.suffix.lower() in KERAS_SUFFIXES or head.startswith((_ZIP_MAGIC, _HDF5_MAGIC)):
+        out = path.with_name(f"{path.stem}_int8.tflite")
+        raise ModelError(f"{path} is a Keras model, not a TFLite one: convert it with 'convert --int8 {path} "
+                         f"-o {out}' (needs the [train] install) and use {out}")
+
+
 def _quantization(detail: dict) -> Quantization:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     return Quantization(dtype=np.dtype(detail["dtype"]).name, scale=float(scale), zero_point=int(zero_point))
@@ -64,13 +95,15 @@ class TFLiteModel:
     def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
         self.path = Path(path) if path is not None else DEFAULT_MODEL_PATH
         self.num_threads = num_threads
-        if not self.path.is_file():
-            raise ModelError(f"model file not found: {self.path}")
+        check_model_file(self.path)
         self.metadata = self._read_metadata()
         interpreter_class, self.runtime_name = load_interpreter_class()
         try:
-            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            # The runtime's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to
+            # descriptor 2 here, with no setting to turn it off: hushed unless verbose (device.common.verbosity).
+            with native_stderr_hushed():
+                self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path} is not a usable TFLite model: {first_line(exc)}") from None
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()

@@ -18,19 +18,22 @@ an empty list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
+from device.recognition import rejections as why
 from device.recognition.ink import InkImages, ink_images, outside_sheet, table_mask
 from device.recognition.preprocess import to_gray
+from device.recognition.rejections import Rejection
 from device.recognition.segment_params import DEFAULT_PARAMS, SegmentParams
 
 __all__ = [
     "DEFAULT_PARAMS",
     "Box",
     "InkImages",
+    "Rejection",
     "Segment",
     "SegmentParams",
     "find_digit_parts",
@@ -221,15 +224,19 @@ def _writing_on_the_table(line: list[_Part], typical: float, params: SegmentPara
     return [p for p, keep in zip(line, kept, strict=True) if keep]
 
 
-def _attach_fragments(digits: list[_Part], others: list[_Part], typical: float, params: SegmentParams) -> None:
+def _attach_fragments(
+    digits: list[_Part], others: list[_Part], typical: float, params: SegmentParams
+) -> list[_Part]:
     """Give stroke fragments too small to be digits (a 5's detached bar, a broken loop) to the nearest digit.
 
     Only fragments of a noticeable size (not specks) that lie within a small gap of a digit join it;
-    the rest is dropped.
+    the rest is dropped, and returned.
     """
+    dropped = []
     for frag in others:
         size = max(frag.width, frag.height)
         if size < params.fragment_min * typical or frag.width > 1.2 * typical or frag.height > typical:
+            dropped.append(frag)
             continue
         best, best_gap = None, params.fragment_gap * typical
         for digit in digits:
@@ -240,6 +247,9 @@ def _attach_fragments(digits: list[_Part], others: list[_Part], typical: float, 
                 best, best_gap = digit, gap
         if best is not None:
             best.absorb(frag)
+        else:
+            dropped.append(frag)
+    return dropped
 
 
 def _drop_edge_slivers(
@@ -283,12 +293,20 @@ def _half_mask(mask: np.ndarray) -> np.ndarray:
     )[1]
 
 
-def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> tuple[np.ndarray, list[list[_Part]]]:
+def find_digit_parts(
+    ink: InkImages, params: SegmentParams = DEFAULT_PARAMS, rejections: list[Rejection] | None = None
+) -> tuple[np.ndarray, list[list[_Part]]]:
     """Half-resolution label image and the digits (groups of its labels) per line, in reading order.
 
     Components are found at half resolution (4x fewer pixels; digits are >= ~20 px tall), keeping
     only those of the weak mask that contain strong ink (hysteresis). Part coordinates are half-res.
+    ``rejections``, when given, receives what was dropped and why (half-res boxes and heights).
     """
+
+    def reject(x: int, y: int, w: int, h: int, reason: str, limit: float | None = None) -> None:
+        if rejections is not None:
+            rejections.append(Rejection((x, y, w, h), reason, limit))
+
     weak_half, strong_half = _half_mask(ink.weak), _half_mask(ink.strong)
     h, w = weak_half.shape
     count, labels, stats, _ = cv2.connectedComponentsWithStats(weak_half, connectivity=8)
@@ -305,13 +323,21 @@ def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> 
         if x == 0 or y == 0 or x + bw >= w or y + bh >= h:
             if max(bw, bh) > params.min_height * min(h, w):
                 edge_labels.append(int(i))
+            reject(x, y, bw, bh, why.BORDER)
             continue  # paper edges, table, cut-off digits
         if bh > params.max_height * h or bw > params.max_width * w:
+            reject(x, y, bw, bh, why.TOO_LARGE)
             continue  # shadow edges, folds, hands
         on_table = bool(table[(y + bh // 2) // 2, (x + bw // 2) // 2])
         parts.append(_Part(x, y, x + bw, y + bh, [int(i)], area, on_table))
 
-    parts = _drop_edge_slivers(parts, labels, edge_labels, params)
+    kept_parts = _drop_edge_slivers(parts, labels, edge_labels, params)
+    if rejections is not None and len(kept_parts) < len(parts):
+        kept_ids = {id(p) for p in kept_parts}
+        for p in parts:
+            if id(p) not in kept_ids:
+                reject(p.x0, p.y0, p.width, p.height, why.BESIDE_BORDER)
+    parts = kept_parts
     lines = [_merge_overlapping(line, params) for line in _group_lines(_merge_stacked(parts, params))]
 
     def digit_shaped(p: _Part) -> bool:
@@ -334,8 +360,31 @@ def find_digit_parts(ink: InkImages, params: SegmentParams = DEFAULT_PARAMS) -> 
     digits_per_line = [kept for line in digits_per_line if (kept := _writing_on_the_table(line, typical, params))]
     chosen = {id(p) for line in digits_per_line for p in line}
     leftovers = [p for line in lines for p in line if id(p) not in chosen]
-    _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)
+    dropped = _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)
+    if rejections is not None:
+        for p in dropped:
+            reason, limit = _why_dropped(p, ink, params, min_h, low, high)
+            reject(p.x0, p.y0, p.width, p.height, reason, limit)
     return labels, digits_per_line
+
+
+def _why_dropped(
+    p: _Part, ink: InkImages, params: SegmentParams, min_h: float, low: float, high: float
+) -> tuple[str, float | None]:
+    """Why ``find_digit_parts`` left out a part (the same tests, in the same order), and the bound it missed."""
+    if p.height < min_h:
+        return why.TOO_SMALL, min_h
+    if p.width > params.max_aspect * p.height:
+        return why.TOO_WIDE, None
+    if _on_paper_edge(p, ink.gray_small, params):
+        return why.PAPER_EDGE, None
+    if _continues_a_column(p, ink, params):
+        return why.RULING, None
+    if p.height < low:
+        return why.SMALLER_THAN_WRITING, low
+    if p.height > high:
+        return why.TALLER_THAN_WRITING, high
+    return why.ON_TABLE, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,8 +412,13 @@ def _digit_crop(
     return crop, box
 
 
-def segment(frame: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> list[Segment]:
-    """Digits of a frame (HxW gray or HxWx3 BGR, uint8), reading order: lines top to bottom, left to right."""
+def segment(
+    frame: np.ndarray, params: SegmentParams = DEFAULT_PARAMS, rejections: list[Rejection] | None = None
+) -> list[Segment]:
+    """Digits of a frame (HxW gray or HxWx3 BGR, uint8), reading order: lines top to bottom, left to right.
+
+    ``rejections``, when given, receives the ink that was found but dropped, and why (boxes in frame pixels).
+    """
     try:
         gray = to_gray(frame)
     except ValueError:
@@ -378,7 +432,15 @@ def segment(frame: np.ndarray, params: SegmentParams = DEFAULT_PARAMS) -> list[S
             gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)), interpolation=cv2.INTER_AREA
         )
     ink = ink_images(gray, params)
-    labels_half, lines = find_digit_parts(ink, params)
+    dropped: list[Rejection] | None = [] if rejections is not None else None
+    labels_half, lines = find_digit_parts(ink, params, dropped)
+    if rejections is not None and dropped:
+        to_frame = 2.0 / scale  # half resolution of the (possibly reduced) gray image -> frame pixels
+        rejections.extend(
+            replace(r, box=tuple(round(v * to_frame) for v in r.box),
+                    limit=None if r.limit is None else r.limit * to_frame)
+            for r in dropped
+        )
     segments: list[Segment] = []
     for line_index, line in enumerate(lines):
         for part in line:

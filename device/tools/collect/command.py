@@ -146,19 +146,19 @@ def _run_live(args: argparse.Namespace, open_frames: OpenFrames | None) -> Colle
     try:
         with TerminalKeys() as keys:
             print("hold a digit inside the square; press its key (0-9) to save, q to quit")
-            frames = (open_frames or _camera_frames)(args.source)
+            frames = open_frames(args.source) if open_frames else _camera_frames(args.source, args.loop)
             return collect_live(frames, keys, args.out, show=view.publish if view else None)
     finally:
         if view is not None:
             view.stop()
 
 
-def _camera_frames(source: str) -> Iterator[np.ndarray | None]:
-    """Frames from the camera (or a video, image or folder) through device.live.sources."""
+def _camera_frames(source: str, loop: bool = False) -> Iterator[np.ndarray | None]:
+    """Frames from the camera (or a video, image or folder, ``loop``: endlessly) through device.live.sources."""
     from device.live.sources import SourceError, open_source
 
     try:
-        with open_source(source) as frames:
+        with open_source(source, loop=loop) as frames:
             yield from frames
     except SourceError as err:
         raise CollectError(first_line(err)) from None
