@@ -93,6 +93,8 @@ def test_live_without_a_display_and_with_serve_serves_without_a_window(monkeypat
 
     class FakeView:  # the web view itself is tested in test_web.py; here: which sinks run
         url = "http://127.0.0.1:8000/"
+        address = ("127.0.0.1", 8000)
+        token = None
         frames = 0
 
         def __init__(self, *args, **kwargs):

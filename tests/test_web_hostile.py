@@ -170,7 +170,7 @@ def test_scripts_may_use_the_query_or_a_bearer_header(guarded: WebView) -> None:
 
 def test_loopback_needs_no_token(view: WebView) -> None:
     assert view.token is None
-    assert view.url.endswith(":%d/" % view.address[1])
+    assert view.url.endswith(f":{view.address[1]}/")
     assert request(view, "GET", "/reading.json").status == 200
 
 
