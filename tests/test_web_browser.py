@@ -241,3 +241,66 @@ def test_web_view_in_a_real_browser(tmp_path: Path) -> None:
     assert status in (0, 130), f"device live exited with {status} after Ctrl-C; stderr:\n{stderr.text()}"
     assert "Traceback" not in stderr.text(), stderr.text()
     assert EXPECTED in stdout.text().split(), f"headless printout:\n{stdout.text()}"
+
+
+def _start_live(video: Path, serve: str, token: str) -> tuple[subprocess.Popen[str], _Lines, _Lines]:
+    command = [sys.executable, "-m", "device", "live", "--source", str(video), "--loop", "--headless",
+               "--serve", serve, "--token", token]
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return process, _Lines(process.stdout), _Lines(process.stderr)  # type: ignore[arg-type]
+
+
+def _stream_state(driver: Any) -> dict[str, Any]:
+    return driver.execute_script(
+        "const img = document.getElementById('stream');"
+        "return {state: document.getElementById('stream-state').textContent,"
+        "        detail: document.getElementById('detail').textContent, width: img.naturalWidth};"
+    )
+
+
+def test_page_with_a_token_reconnects_after_the_server_restarts(tmp_path: Path) -> None:
+    """The link with ?token= opens the page (a cookie carries the token on), and when `device live` stops and
+    starts again the page says so and brings the picture back by itself, without a reload."""
+    browser, driver_path = _browser_paths()
+    if not _loop_supported():
+        pytest.skip("device live has no --loop yet")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    video = _write_video(tmp_path / "digits.avi", LOOP_FRAMES)
+    token = "browser-test-token"
+    process, _, stderr = _start_live(video, "127.0.0.1:0", token)
+    restarted = None
+    driver = None
+    try:
+        match = stderr.wait_for(URL_LINE, STARTUP_SECONDS)
+        assert match, f"no URL line; stderr:\n{stderr.text()}"
+        url = match.group(1)
+        assert url.endswith(f"?token={token}")
+        port = int(re.search(r":(\d+)/", url).group(1))
+
+        driver = _chrome(browser, driver_path)
+        driver.get(url)
+        wait = WebDriverWait(driver, PAGE_SECONDS, poll_frequency=0.25)
+        wait.until(lambda d: _stream_state(d)["state"] == "picture: live" and _stream_state(d)["width"] > 0)
+        assert "token" not in driver.current_url, "the token stays in the address bar"
+
+        assert _stop(process) in (0, 130)
+        wait.until(lambda d: "retrying" in _stream_state(d)["state"])
+
+        restarted, _, restarted_err = _start_live(video, f"127.0.0.1:{port}", token)
+        assert restarted_err.wait_for(URL_LINE, STARTUP_SECONDS), restarted_err.text()
+        # Back-off of 1, 2, 4, 8 s at most before the page tries again; then live with new frames.
+        WebDriverWait(driver, 30, poll_frequency=0.25).until(
+            lambda d: _stream_state(d)["state"] == "picture: live" and "frame" in _stream_state(d)["detail"]
+        )
+        severe = _severe_console_messages(driver)
+        if severe is not None:  # the failed fetches while the server was down are expected, nothing else
+            unexpected = [m for m in severe if "reading.json" not in m and "stream.mjpg" not in m]
+            assert not unexpected, "\n".join(unexpected)
+    finally:
+        if driver is not None:
+            driver.quit()
+        _stop(process)
+        if restarted is not None:
+            _stop(restarted)

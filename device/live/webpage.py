@@ -2,8 +2,9 @@
 Content-Security-Policy without 'unsafe-inline' (see ``device.live.webserver.CONTENT_SECURITY_POLICY``).
 
 The script polls ``/reading.json?stream=ID`` for the reading and for the state of its own MJPEG stream
-(``/stream.mjpg?id=ID``): when the server says the stream ended or was refused, or the picture fails to
-load, it reconnects with back-off (1, 2, 4 ... 30 s) and says so under the picture.
+(``/stream.mjpg?id=ID``): when the server says the stream ended or was refused, when the picture fails to
+load, or when the server cannot be reached, it reconnects with back-off (1, 2, 4 ... 30 s) and says so under
+the picture.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ async function poll() {
     followStream(data.stream);
   } catch (e) {
     document.getElementById('detail').textContent = 'no connection to the Pi';
+    reconnectLater('no connection');  // the stream went with the server; try it again once it is back
   }
   setTimeout(poll, pollMs);
 }
