@@ -44,7 +44,7 @@ def test_truth_matches_the_picture(digits):
         assert truth["text"] == " ".join(truth["lines"])
         assert "".join(truth["lines"]) == "".join(str(d["digit"]) for d in truth["digits"])
         for d in truth["digits"]:
-            assert int(labels[d["mnist_test_index"]]) == d["digit"]
+            assert int(labels[d["mnist_index"]]) == d["digit"]
             x, y, w, h = d["box"]
             assert x > 0 and y > 0 and x + w < 640 and y + h < 480  # never cut off
             ink = frame[y : y + h, x : x + w]
@@ -116,3 +116,47 @@ def test_script_and_module_run_the_same_command_without_loading_tensorflow(tmp_p
         capture_output=True, text=True, check=True, cwd=REPO,
     ).stdout
     assert "tensorflow" not in loaded and "keras" not in loaded
+
+
+def test_the_strings_preset_writes_numbers_as_people_write_them(digits):
+    images, labels, pool = digits
+    settings = scenes.PRESETS["strings"]
+    found_separator = found_touching = False
+    for index in range(30):
+        jpeg, truth = scenes.make_scene(3, index, (640, 480), images, labels, pool, settings)
+        frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert frame.shape == (480, 640)
+        written = "".join(str(d["digit"]) for d in truth["digits"])
+        assert "".join(ch for ch in truth["text"] if ch.isdigit()) == written
+        assert set(truth["text"]) <= set("0123456789.,-/ ")
+        for separator in truth.get("separators", []):
+            found_separator = True
+            assert 0 <= separator["after"] < len(written) - 1  # between digits, never first or last
+        boxes = [d["box"] for d in truth["digits"] if d["box"]]
+        found_touching |= any(a[0] + a[2] > b[0] for a, b in itertools.pairwise(boxes))
+    assert found_separator and found_touching
+
+
+def test_separators_follow_how_numbers_are_written():
+    from train.scenes.render import choose_separators
+
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        for n in range(3, 8):
+            places = choose_separators(rng, n)
+            assert places and all(0 <= i < n - 1 for i in places)
+            assert len(set(places.values())) == 1  # one kind of separator per number
+
+
+def test_strings_sets_have_digit_boxes_and_a_digits_column(tmp_path):
+    out = tmp_path / "strings"
+    assert scenes.main(["--preset", "strings", "--count", "4", "--seed", "1", "--out", str(out),
+                        "--mnist", str(SUBSET), "--mnist-part", "train"]) == 0
+    from device.data.stringsets import load_string_set
+
+    strings = load_string_set(out)
+    meta = json.loads((out / "scenes.json").read_text())
+    assert meta["mnist_part"] == "train"
+    for sample, scene in zip(strings.samples, meta["scenes"], strict=True):
+        assert sample.digits == "".join(str(d["digit"]) for d in scene["digits"])
+        assert len(sample.boxes) == len(sample.digits)

@@ -11,8 +11,11 @@ scene ``i`` of a seed is the same whatever ``--count`` is.
 
 writes ``DIR/scene_00000.jpg ...``, ``DIR/labels.csv`` (file, text) and ``DIR/scenes.json`` (the
 settings, then per scene the text, its lines and each digit's label, box (x, y, w, h) in the frame,
-line and MNIST test index, and the scene's drawn parameters). In ``text`` the lines of a scene are
-separated by one space, top to bottom, as ``device read`` prints them.
+line and MNIST index, and the scene's drawn parameters) and ``DIR/digit_boxes.csv`` (file, digit, x, y, w, h:
+the layout of the real strings sets, ``device.data.stringsets``). In ``text`` the lines of a scene are
+separated by one space, top to bottom, as ``device read`` prints them. ``--preset strings`` writes numbers as
+people write them instead: touching digits, separators (``text`` keeps them: ``18.014``; the
+``digits_left_to_right`` column of labels.csv has the digits alone), patterned paper, scans.
 
 Modules: ``settings`` (the ranges), ``render`` (paper, rulings, light, table, digit strokes, layout),
 ``page`` (the sheet and its photograph), ``generate`` (scenes, clips and their files), ``cli``.
@@ -33,10 +36,11 @@ from train.scenes.generate import (
     write_scene_set,
 )
 from train.scenes.page import SceneError
-from train.scenes.settings import SceneSettings
+from train.scenes.settings import PRESETS, SceneSettings
 
 __all__ = [
     "FALLBACK_MNIST",
+    "PRESETS",
     "SceneError",
     "SceneSettings",
     "default_mnist",

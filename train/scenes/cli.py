@@ -1,6 +1,8 @@
 """Generate realistic camera frames of handwritten MNIST test digits on paper, with ground truth.
 
     python -m train.scenes --count 500 --seed 2024 --mnist-range 5000:10000 --out runs/scenes-eval
+    python -m train.scenes --preset strings --count 300 --seed 7 --mnist-range 5000:10000 --out runs/strings-eval
+    python -m train.scenes --preset strings --mnist-part train --count 5000 --out runs/strings-train
     python -m train.scenes --video clip.mp4 --seed 11 --frames 30
 
 (``scripts/make_scenes.py`` runs this same ``main``.) Problems the user can fix (unreadable MNIST, an
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +21,9 @@ import numpy as np
 from device.common.argtypes import frame_size
 from device.common.errors import first_line, os_error_text
 from device.data.digitsets import DataError
-from train.scenes.generate import default_mnist, load_mnist_test, mnist_for_scenes, write_clip, write_scene_set
+from train.scenes.generate import default_mnist, load_mnist_part, mnist_for_scenes, write_clip, write_scene_set
 from train.scenes.page import SceneError
-from train.scenes.settings import SceneSettings
+from train.scenes.settings import PRESETS
 
 PROG = "make_scenes"  # the prefix of this command's own error lines, as the scripts and docs call it
 
@@ -62,7 +65,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="A:B",
         help="use only MNIST test images A..B-1 (e.g. 0:5000 for a tuning set, 5000:10000 to score)",
     )
-    parser.add_argument("--max-digits", type=int, default=8, help="longest string (default 8)")
+    parser.add_argument(
+        "--mnist-part", choices=["test", "train"], default="test",
+        help="draw MNIST test digits (default: to measure a reader) or training digits (to train a model)",
+    )
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default="camera",
+        help="camera: separated digits, the sets of docs/RESULTS.md (default); strings: numbers as people "
+        "write them (touching digits, separators, patterned paper, scans)",
+    )
+    parser.add_argument("--max-digits", type=int, default=None, help="longest string (default 8; strings: 7)")
     parser.add_argument(
         "--video",
         type=Path,
@@ -91,16 +103,18 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     mnist_path = mnist_for_scenes(args.mnist)
     try:
-        images, labels = load_mnist_test(mnist_path)
+        images, labels = load_mnist_part(mnist_path, args.mnist_part)
     except DataError as exc:
-        return fail(f"cannot read MNIST test images: {first_line(exc)}")
+        return fail(f"cannot read MNIST {args.mnist_part} images: {first_line(exc)}")
     if args.out is None and args.video is None:
         parser.error("--out DIR is required")
     lo, hi = args.mnist_range or (0, len(images))
     pool = np.arange(max(0, lo), min(hi, len(images)))
-    if args.count < 1 or not 1 <= args.max_digits <= 8 or pool.size < args.max_digits:
+    preset = PRESETS[args.preset]
+    max_digits = preset.max_digits if args.max_digits is None else args.max_digits
+    if args.count < 1 or not 1 <= max_digits <= 8 or pool.size < max_digits:
         return fail("need --count >= 1, 1 <= --max-digits <= 8 and enough MNIST images")
-    settings = SceneSettings(max_digits=args.max_digits)
+    settings = replace(preset, max_digits=max_digits, min_digits=min(preset.min_digits, max_digits))
 
     target = args.video if args.video is not None else args.out
     try:
@@ -108,7 +122,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             meta = write_clip(args.video, args.seed, max(2, args.frames), args.size, images, labels, pool, settings)
             print(f"wrote {args.video} ({meta['frames']} frames): {meta['text']}")
         else:
-            write_scene_set(args.out, args.seed, args.count, args.size, images, labels, pool, settings, mnist_path)
+            write_scene_set(args.out, args.seed, args.count, args.size, images, labels, pool, settings, mnist_path,
+                            args.mnist_part)
             print(f"wrote {args.count} scenes to {args.out}")
     except SceneError as exc:
         return fail(first_line(exc))

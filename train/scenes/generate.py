@@ -44,8 +44,13 @@ def mnist_for_scenes(path: Path | None = None) -> Path:
 
 def load_mnist_test(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """MNIST *test* images and labels (never seen in training); ``DataError`` with a one-line message."""
+    return load_mnist_part(path, "test")
+
+
+def load_mnist_part(path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST ``test`` digits (to measure the reader) or ``train`` digits (to train a model on scenes)."""
     arrays = mnist_arrays(path)
-    return arrays["x_test"], arrays["y_test"]
+    return arrays[f"x_{part}"], arrays[f"y_{part}"]
 
 
 def make_scene(
@@ -59,7 +64,13 @@ def make_scene(
 ) -> tuple[bytes, dict[str, Any]]:
     """Render scene ``index`` of ``seed``: (JPEG bytes, ground truth and drawn parameters)."""
     rng = np.random.default_rng([seed, index])
+    scanned = settings.scanned_prob > 0 and rng.random() < settings.scanned_prob
+    if scanned:  # a flatbed scan: the sheet head-on, evenly lit, no table
+        settings = replace(settings, table_prob=0.0, shadow_prob=0.0, perspective=0.0, light_min=(0.92, 1.0),
+                           blur_sigma=(0.0, 0.6))
     page, label_map, truth = render_page(rng, size, images, labels, index_pool, settings)
+    if settings.scanned_prob > 0:
+        truth["params"]["scanned"] = scanned
     n = len(truth["digits"])
     homography, label_map = safe_perspective(rng, label_map, n, settings.perspective)
     frame, camera = photograph(rng, page, homography, settings)
@@ -118,6 +129,7 @@ def write_scene_set(
     index_pool: np.ndarray,
     settings: SceneSettings,
     mnist_path: Path,
+    mnist_part: str = "test",
 ) -> dict[str, Any]:
     """Write ``scene_NNNNN.jpg``, ``scenes.json`` and ``labels.csv`` into ``out``; returns the scenes.json content.
 
@@ -137,16 +149,24 @@ def write_scene_set(
         "count": count,
         "size": list(size),
         "mnist": str(mnist_path),
-        "mnist_test_range": [int(index_pool[0]), int(index_pool[-1]) + 1],
+        "mnist_part": mnist_part,
+        "mnist_range": [int(index_pool[0]), int(index_pool[-1]) + 1],
         "text_format": TEXT_FORMAT,
         "settings": asdict(settings),
         "scenes": scenes,
     }
     write_atomic(out / "scenes.json", json.dumps(meta, indent=1).encode())
+    # digit_boxes.csv and the digits column: the layout of the real strings sets (device.data.stringsets).
+    boxes = io.StringIO()
+    box_writer = csv.writer(boxes, lineterminator="\n")
+    box_writer.writerow(["file", "digit", "x", "y", "w", "h"])
+    for scene in scenes:
+        box_writer.writerows([scene["file"], d["digit"], *d["box"]] for d in scene["digits"] if d["box"])
+    write_atomic(out / "digit_boxes.csv", boxes.getvalue().encode())
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["file", "text"])
-    writer.writerows([s["file"], s["text"]] for s in scenes)
+    writer.writerow(["file", "text", "digits_left_to_right"])
+    writer.writerows([s["file"], s["text"], "".join(str(d["digit"]) for d in s["digits"])] for s in scenes)
     write_atomic(out / "labels.csv", table.getvalue().encode())
     return meta
 

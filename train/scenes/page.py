@@ -12,7 +12,18 @@ from typing import Any
 import cv2
 import numpy as np
 
-from train.scenes.render import draw_rulings, layout_string, lighting, paper, render_digit, smooth_noise, table_mask
+from train.scenes.render import (
+    choose_separators,
+    draw_rulings,
+    layout_string,
+    lighting,
+    paper,
+    render_digit,
+    render_separator,
+    security_pattern,
+    smooth_noise,
+    table_mask,
+)
 from train.scenes.settings import SceneSettings
 
 
@@ -38,8 +49,13 @@ def render_page(
     per_line = [n] if n_lines == 1 else [n - n // 2, n // 2]
     line_of = [line for line, count in enumerate(per_line) for _ in range(count)]
     picks = rng.choice(index_pool, size=n, replace=False)
+    separators: dict[int, str] = {}  # index of the digit a separator follows -> its character
+    if settings.separator_prob > 0 and n_lines == 1 and n >= 3 and rng.random() < settings.separator_prob:
+        separators = choose_separators(rng, n)
 
     img, params = paper(rng, (h, w))
+    if settings.pattern_prob > 0 and rng.random() < settings.pattern_prob:
+        params.update(security_pattern(rng, img))
     usable = (int(0.04 * w), int(0.05 * h), int(0.96 * w), int(0.95 * h))
     paper_area = None
     if rng.random() < settings.table_prob:
@@ -60,10 +76,16 @@ def render_page(
     line_pitch = height * rng.uniform(1.45, 1.9)
     positions = None
     strokes: list[np.ndarray] = []
+    kinds: list[str] = ["digit"] * n
     for _attempt in range(6):
         heights = [height * (1 + rng.uniform(-1, 1) * settings.size_jitter) for _ in picks]
         strokes = [render_digit(rng, images[k], hh, slant, settings) for k, hh in zip(picks, heights, strict=True)]
-        positions = layout_string(rng, strokes, line_of, heights, usable, settings, line_pitch)
+        stroke_lines = line_of
+        if separators:
+            strokes, kinds = _with_separators(rng, strokes, separators, height, slant)
+            stroke_lines = [0] * len(strokes)
+        positions = layout_string(rng, strokes, stroke_lines, heights, usable, settings, line_pitch,
+                                  kinds if separators else None)
         if positions is not None:
             break
         height *= 0.85
@@ -92,10 +114,13 @@ def render_page(
     pressure = 1.0 - settings.ink_pressure * np.clip(0.5 + 0.35 * smooth_noise(rng, (h, w), 25.0), 0, 1)
     coverage = np.zeros((h, w), np.float32)
     label_map = np.zeros((h, w), np.uint8)
-    for i, (stroke, (x, y)) in enumerate(zip(strokes, positions, strict=True)):
+    digit_number = 0
+    for stroke, kind, (x, y) in zip(strokes, kinds, positions, strict=True):
         sh, sw = stroke.shape
         coverage[y : y + sh, x : x + sw] = np.maximum(coverage[y : y + sh, x : x + sw], stroke)
-        label_map[y : y + sh, x : x + sw][stroke > 0.35] = i + 1
+        if kind == "digit":  # separators are ink, but no digit: they stay out of the label map
+            digit_number += 1
+            label_map[y : y + sh, x : x + sw][stroke > 0.35] = digit_number
     alpha = (coverage * pressure * opacity)[..., None]
     img = img * (1 - alpha) + np.float32(pen) * alpha
 
@@ -132,11 +157,30 @@ def render_page(
         table=paper_area is not None,
     )
     digits = [
-        {"digit": int(labels[k]), "box": None, "line": line_of[i], "mnist_test_index": int(k)}
+        {"digit": int(labels[k]), "box": None, "line": line_of[i], "mnist_index": int(k)}
         for i, k in enumerate(picks)
     ]
     lines = ["".join(str(d["digit"]) for d in digits if d["line"] == line) for line in range(n_lines)]
-    return img, label_map, {"text": " ".join(lines), "lines": lines, "digits": digits, "params": params}
+    truth: dict[str, Any] = {"text": " ".join(lines), "lines": lines, "digits": digits, "params": params}
+    if separators:
+        truth["text"] = "".join(str(d["digit"]) + separators.get(i, "") for i, d in enumerate(digits))
+        truth["separators"] = [{"after": i, "char": c} for i, c in sorted(separators.items())]
+    return img, label_map, truth
+
+
+def _with_separators(
+    rng: np.random.Generator, digits: list[np.ndarray], separators: dict[int, str], height: float, slant: float
+) -> tuple[list[np.ndarray], list[str]]:
+    """The digit strokes with separator strokes after the digits they follow, and each stroke's kind."""
+    strokes: list[np.ndarray] = []
+    kinds: list[str] = []
+    for i, stroke in enumerate(digits):
+        strokes.append(stroke)
+        kinds.append("digit")
+        if i in separators:
+            strokes.append(render_separator(rng, separators[i], height, slant))
+            kinds.append(separators[i])
+    return strokes, kinds
 
 
 def safe_perspective(

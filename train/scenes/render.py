@@ -189,13 +189,24 @@ def layout_string(
     usable: tuple[int, int, int, int],
     settings: SceneSettings,
     line_pitch: float,
+    kinds: list[str] | None = None,
 ) -> list[tuple[int, int]] | None:
-    """Top-left corner of each digit's stroke (left to right, gaps, baseline jitter); None if too big."""
+    """Top-left corner of each stroke (left to right, gaps, baseline jitter and drift); None if too big.
+
+    ``kinds``: "digit", or a separator character for strokes made by ``render_separator``; a separator keeps
+    a small gap of its own (a space a wide one) instead of the digits' gap, which may be negative (touching).
+    """
     x0, y0, x1, y1 = usable
     n_lines = max(line_of) + 1
     widths: dict[int, float] = {}
     height = float(np.median(heights))
     gaps = [rng.uniform(*settings.gap) * height for _ in strokes]
+    if kinds is not None:
+        for i, kind in enumerate(kinds):
+            if kind != "digit" or (i and kinds[i - 1] != "digit"):  # on either side of a separator
+                wide = " " in (kind, kinds[i - 1])
+                gaps[i] = rng.uniform(0.3, 0.5) * height if wide else rng.uniform(0.05, 0.2) * height
+    drift = rng.uniform(-1, 1) * settings.baseline_drift * height if settings.baseline_drift > 0 else 0.0
     for i, s in enumerate(strokes):
         widths[line_of[i]] = widths.get(line_of[i], 0.0) + s.shape[1] + (gaps[i] if i else 0.0)
     block_w = max(widths.values())
@@ -207,13 +218,98 @@ def layout_string(
     positions: list[tuple[int, int]] = []
     cursor = {line: left + rng.uniform(0, max(0.0, block_w - widths[line])) for line in range(n_lines)}
     first = {line: True for line in range(n_lines)}
+    if drift:  # keep the whole drifting line inside: less drift if need be, then move the line
+        span = len(strokes) - 1
+        drift = float(np.clip(drift, -((y1 - y0) - block_h) / max(1, span), ((y1 - y0) - block_h) / max(1, span)))
+        top = min(top, y1 - block_h - drift * span) if drift > 0 else max(top, y0 - drift * span)
     for i, s in enumerate(strokes):
         line = line_of[i]
         if not first[line]:
             cursor[line] += gaps[i]
         first[line] = False
         baseline = top + height + line * line_pitch + rng.uniform(-1, 1) * settings.baseline_jitter * height
-        positions.append((round(cursor[line]), round(baseline - s.shape[0])))
+        baseline += drift * i
+        positions.append((max(x0, round(cursor[line])), round(baseline - s.shape[0])))
         cursor[line] += s.shape[1]
     return positions
+
+
+SEPARATORS = ".,-/ "
+
+
+def render_separator(rng: np.random.Generator, kind: str, height: float, slant_deg: float) -> np.ndarray:
+    """A separator as a pen stroke (coverage in [0, 1]) on a canvas whose bottom is the baseline.
+
+    ``.`` and ``,`` sit on the baseline, ``-`` at mid-height, ``/`` spans the digits' height; `` `` (a space
+    between groups) is an empty canvas.
+    """
+    thick = max(2, round(height * rng.uniform(0.06, 0.11)))
+    if kind == " ":
+        return np.zeros((max(2, round(height)), 1), np.float32)
+    shear = np.tan(np.deg2rad(slant_deg))
+    if kind in ".,":
+        tail = round(height * 0.18) if kind == "," else 0
+        side = thick * 2 + tail + 2
+        canvas = np.zeros((side, side), np.float32)
+        cx, cy = side // 2 + tail // 2, thick + 1
+        cv2.circle(canvas, (cx, cy), max(1, round(thick * rng.uniform(0.55, 0.8))), 1.0, -1, cv2.LINE_AA)
+        if tail:
+            cv2.line(canvas, (cx, cy), (cx - tail // 2, cy + tail), 1.0, max(1, thick - 1), cv2.LINE_AA)
+        return canvas
+    if kind == "-":
+        length = round(height * rng.uniform(0.3, 0.5))
+        rise = round(height * rng.uniform(0.38, 0.55))
+        canvas = np.zeros((rise + thick + 2, length + thick + 2), np.float32)
+        y = thick // 2 + 1 + int(rng.integers(0, 2))
+        cv2.line(canvas, (thick // 2 + 1, y), (length, y - int(rng.integers(0, 2))), 1.0, thick, cv2.LINE_AA)
+        return canvas
+    if kind == "/":
+        tall = round(height * rng.uniform(0.85, 1.05))
+        lean = round(tall * (rng.uniform(0.3, 0.5) + shear))
+        width = abs(lean) + thick + 2
+        canvas = np.zeros((tall + thick + 2, width), np.float32)
+        bottom_x = thick // 2 + 1 if lean >= 0 else width - thick // 2 - 2
+        cv2.line(canvas, (bottom_x, tall), (bottom_x + lean, thick // 2 + 1), 1.0, thick, cv2.LINE_AA)
+        return canvas
+    raise ValueError(f"unknown separator {kind!r}")
+
+
+def choose_separators(rng: np.random.Generator, n: int) -> dict[int, str]:
+    """Where separators go in a string of ``n`` digits: {index of the digit they follow: character}.
+
+    As people write numbers: thousands (18.014, 1,500, 1 500), a decimal part (12,50), dates and codes
+    (12-05, 3/4).
+    """
+    styles = ["decimal"] + (["thousands"] if n >= 4 else []) + (["date"] if 4 <= n <= 6 else [])
+    style = str(rng.choice(styles))
+    if style == "thousands":
+        char = str(rng.choice([".", ",", " "]))
+        return {i: char for i in range(n - 4, -1, -3)}
+    if style == "decimal":
+        return {n - 3 if rng.random() < 0.8 or n < 4 else n - 2: str(rng.choice([".", ","]))}
+    char = str(rng.choice(["-", "/"]))
+    return {i: char for i in range(1, n - 2, 2)}
+
+
+def security_pattern(rng: np.random.Generator, img: np.ndarray) -> dict[str, Any]:
+    """Cheque-style security paper: fine diagonal hatching or wavy lines in a pale colour, under the ink."""
+    h, w = img.shape[:2]
+    layer = np.zeros((h, w), np.float32)
+    spacing = rng.uniform(3.0, 8.0)
+    style = str(rng.choice(["hatch", "waves", "cross"]))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    along = xx * np.cos(angle) + yy * np.sin(angle)
+    across = -xx * np.sin(angle) + yy * np.cos(angle)
+    if style == "waves":
+        along = along + rng.uniform(2.0, 6.0) * np.sin(across / rng.uniform(8.0, 25.0))
+    layer = (0.5 + 0.5 * np.cos(2 * np.pi * along / spacing)) ** 4
+    if style == "cross":
+        other = xx * np.cos(angle + np.pi / 2) + yy * np.sin(angle + np.pi / 2)
+        layer = np.maximum(layer, (0.5 + 0.5 * np.cos(2 * np.pi * other / spacing)) ** 4)
+    strength = rng.uniform(0.12, 0.4)
+    color = np.array(rng.uniform(120, 230, 3), np.float32)
+    layer = cv2.GaussianBlur(layer, (0, 0), 0.5) * strength
+    img[:] = img * (1 - layer[..., None]) + color * layer[..., None]
+    return {"pattern": style, "pattern_spacing": round(spacing, 1), "pattern_strength": round(strength, 2)}
 

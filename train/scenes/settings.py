@@ -34,3 +34,22 @@ class SceneSettings:
     blur_sigma: tuple[float, float] = (0.0, 1.3)
     noise_sigma: tuple[float, float] = (1.0, 6.0)
     jpeg_quality: tuple[int, int] = (35, 92)
+    # Real writing (the "strings" preset). At their defaults these draw nothing from the generator, so the
+    # sets made before they existed come out the same, byte for byte.
+    separator_prob: float = 0.0  # a one-line string of >= 3 digits gets separators: 18.014, 12,50, 12-05, 3/4, 1 500
+    pattern_prob: float = 0.0  # security-paper pattern (fine hatching or waves) behind the ink
+    scanned_prob: float = 0.0  # a flat scan: no perspective, table or shadow, even light
+    baseline_drift: float = 0.0  # the baseline climbs or sinks by up to this many digit heights per digit
+
+
+PRESETS: dict[str, SceneSettings] = {
+    # The camera scenes of docs/RESULTS.md: separated digits (regression guard; do not change).
+    "camera": SceneSettings(),
+    # Numbers as people write them: touching and overlapping digits, separators, fine pen to marker,
+    # stronger slant, a drifting baseline, patterned paper, scans and photographs.
+    "strings": SceneSettings(
+        min_digits=2, max_digits=7, two_line_prob=0.0, gap=(-0.12, 0.35), slant_deg=(-15.0, 15.0),
+        stroke_threshold=(0.12, 0.6), separator_prob=0.5, pattern_prob=0.35, scanned_prob=0.3,
+        baseline_drift=0.05,
+    ),
+}
