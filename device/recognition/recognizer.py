@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from device.common.shapes import NUM_CLASSES
+from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
 from device.recognition.rejections import LOW_CONFIDENCE, Rejection, why_empty
@@ -119,6 +120,10 @@ class Recognizer:
     ) -> list[Detection]:
         """The digits written in a frame, in reading order (lines top to bottom, each left to right).
 
+        ``frame``: HxW gray, HxWx3 BGR or HxWx4 BGRA, best uint8. Other numeric dtypes are converted
+        (``device.recognition.frames``: bool masks, 16-bit images, floats as fractions or grey levels); a
+        frame of complex numbers, strings or objects raises ValueError. Any other shape reads as nothing.
+
         ``min_confidence`` overrides the recogniser's threshold for this call. ``timings``, when
         given, receives the seconds spent per stage ("segment", "preprocess", "inference").
         """
@@ -146,6 +151,7 @@ class Recognizer:
     ) -> list[Detection]:
         threshold = self.min_confidence if min_confidence is None else float(min_confidence)
         start = time.perf_counter()
+        frame = frame_to_uint8(frame)  # ValueError for what is not numbers; the rules: recognition/frames.py
         segments = segment(frame, self.options.segment, rejections)
         segmented = time.perf_counter()
         batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None

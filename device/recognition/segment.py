@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from device.recognition import rejections as why
+from device.recognition.frames import frame_to_uint8
 from device.recognition.ink import InkImages, ink_images, outside_sheet, table_mask
 from device.recognition.preprocess import to_gray
 from device.recognition.rejections import Rejection
@@ -402,6 +403,11 @@ def _digit_crop(
     own_half = np.isin(labels_half[hy0 : (y1 + 1) // 2, hx0 : (x1 + 1) // 2], part.labels).astype(np.uint8)
     own = cv2.resize(own_half, (own_half.shape[1] * 2, own_half.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
     own = own[y0 - 2 * hy0 : y0 - 2 * hy0 + (y1 - y0), x0 - 2 * hx0 : x0 - 2 * hx0 + (x1 - x0)]
+    # On an odd-sized frame the half-resolution labels cover one pixel less than the frame (w // 2):
+    # the last row or column has no label of its own, so it is not this digit's ink.
+    short_y, short_x = (y1 - y0) - own.shape[0], (x1 - x0) - own.shape[1]
+    if short_y or short_x:
+        own = cv2.copyMakeBorder(own, 0, short_y, 0, short_x, cv2.BORDER_CONSTANT, value=0)
     own = cv2.bitwise_and(own * 255, ink.weak[y0:y1, x0:x1])
     ys, xs = np.nonzero(own)
     if ys.size == 0:
@@ -417,10 +423,12 @@ def segment(
 ) -> list[Segment]:
     """Digits of a frame (HxW gray or HxWx3 BGR, uint8), reading order: lines top to bottom, left to right.
 
+    Other dtypes are converted as ``device.recognition.frames`` says; a frame it cannot read gives no digits.
+
     ``rejections``, when given, receives the ink that was found but dropped, and why (boxes in frame pixels).
     """
     try:
-        gray = to_gray(frame)
+        gray = to_gray(frame_to_uint8(frame))
     except ValueError:
         return []
     if gray.ndim != 2 or min(gray.shape) < 16:
