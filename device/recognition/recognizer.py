@@ -30,7 +30,8 @@ from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
 from device.recognition.rejections import LOW_CONFIDENCE, Rejection, why_empty
 from device.recognition.runtime import TFLiteModel
-from device.recognition.segment import SegmentParams, segment
+from device.recognition.segment import Segment, SegmentParams, segment
+from device.recognition.split import INK_LEVEL, needs_split, split_mark
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -157,6 +158,15 @@ class Recognizer:
         batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
         prepared = time.perf_counter()
         probabilities = self.model.predict(batch) if batch is not None else np.zeros((0, NUM_CLASSES))
+        heights = line_heights([s.box for s in segments], [s.line for s in segments])
+        candidates: list[tuple[Box, int, float, int]] = []  # box, digit, confidence, line
+        for seg, probs in zip(segments, probabilities, strict=True):
+            digit = int(np.argmax(probs))
+            if needs_split(seg.box[2] / heights[seg.line], float(probs[digit])):
+                # Touching digits, most likely: cut where the classifier reads them best.
+                candidates.extend((box, d, conf, seg.line) for box, d, conf in self._split(seg, heights[seg.line]))
+            else:
+                candidates.append((seg.box, digit, float(probs[digit]), seg.line))
         inferred = time.perf_counter()
         if timings is not None:
             timings["segment"] = timings.get("segment", 0.0) + segmented - start
@@ -164,17 +174,46 @@ class Recognizer:
             timings["inference"] = timings.get("inference", 0.0) + inferred - prepared
 
         detections = []
-        for seg, probs in zip(segments, probabilities, strict=True):
-            digit = int(np.argmax(probs))
-            confidence = float(probs[digit])
+        for box, digit, confidence, line in candidates:
             if confidence >= threshold:
-                detections.append(Detection(box=seg.box, digit=digit, confidence=confidence, line=seg.line))
+                detections.append(Detection(box=box, digit=digit, confidence=confidence, line=line))
             elif rejections is not None:
-                rejections.append(Rejection(seg.box, LOW_CONFIDENCE, threshold, digit, confidence))
+                rejections.append(Rejection(box, LOW_CONFIDENCE, threshold, digit, confidence))
         return _renumber_lines(detections)
+
+    def _split(self, seg: Segment, line_height: float) -> list[tuple[Box, int, float]]:
+        """A wide mark read as the digits it most likely holds: (frame box, digit, confidence) each."""
+        ink_rows = np.flatnonzero((seg.crop < INK_LEVEL).any(axis=1))
+        ink_cols = np.flatnonzero((seg.crop < INK_LEVEL).any(axis=0))
+        if ink_rows.size == 0:
+            return []
+        # The crop may be at a reduced scale (large frames): frame pixels per crop pixel.
+        scale_x = seg.box[2] / (ink_cols[-1] - ink_cols[0] + 1)
+        scale_y = seg.box[3] / (ink_rows[-1] - ink_rows[0] + 1)
+        height = max(line_height, 0.7 * seg.box[3]) / scale_y
+
+        def classify(crops: list[np.ndarray]) -> np.ndarray:
+            return self.model.predict(prepare_crops(crops, ink="dark"))
+
+        found = []
+        for piece in split_mark(seg.crop, height, classify):
+            rows, cols = np.flatnonzero(piece.ink.any(axis=1)), np.flatnonzero(piece.ink.any(axis=0))
+            x = seg.box[0] + round((cols[0] - ink_cols[0]) * scale_x)
+            y = seg.box[1] + round((rows[0] - ink_rows[0]) * scale_y)
+            w, h = round((cols[-1] - cols[0] + 1) * scale_x), round((rows[-1] - rows[0] + 1) * scale_y)
+            found.append(((x, y, max(1, w), max(1, h)), piece.digit, piece.confidence))
+        return found
 
     def __repr__(self) -> str:
         return f"Recognizer({self.model!r}, min_confidence={self.min_confidence})"
+
+
+def line_heights(boxes: Sequence[Box], lines: Sequence[int]) -> dict[int, float]:
+    """The typical digit height of each line: the median height of its marks."""
+    by_line: dict[int, list[int]] = {}
+    for box, line in zip(boxes, lines, strict=True):
+        by_line.setdefault(line, []).append(box[3])
+    return {line: float(np.median(heights)) for line, heights in by_line.items()}
 
 
 def _renumber_lines(detections: list[Detection]) -> list[Detection]:

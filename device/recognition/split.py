@@ -1,0 +1,214 @@
+"""Touching digits: cut a mark that is too wide for one digit into the digits the classifier reads best.
+
+Recognition-based segmentation. Handwritten digits often touch (``00`` of an amount, a ``2`` whose tail runs
+into the next digit), and then segmentation finds one wide mark. For such a mark:
+
+1. **Candidate cuts**: columns where little ink crosses (minima of the ink's column profile, smoothed), at
+   most ``MAX_CUTS`` of them, apart; from each, a cut path from top to bottom that crosses as little ink as
+   it can (``cut_path``), so the cut follows the gap between two digits instead of slicing one.
+2. **Search over groupings**: every run of pieces between two cuts whose width suits a digit is classified
+   (one batched inference for the whole mark); dynamic programming picks the sequence of runs with the best
+   total score: the log of each run's confidence, a prior on its width for the digit read (a ``1`` is narrow,
+   other digits are not), and a cost per digit so that a mark is not cut into more digits than it needs.
+3. The whole mark competes as one digit too, when it is not too wide for one.
+
+Everything here works on one segment's crop (dark ink on white, only its own ink), so it never sees the rest
+of the frame. ``device.recognition.recognizer`` calls it for the marks ``needs_split`` picks: wider than any
+digit, or wide and not surely one digit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WIDE_FOR_ONE = 0.95  # a mark wider than this many of its line's digit heights may be two or more digits
+SURE_AS_ONE = 0.97  # ... unless the classifier reads it as one digit this surely
+ALWAYS_SPLIT = 2.2  # no single digit is this wide
+MAX_DIGIT_WIDTH = 1.25  # no digit is wider than this many heights (a flat 0 comes close)
+MIN_DIGIT_WIDTH = 0.12  # a 1 written as a bar
+NARROW = 0.42  # below this width (in heights) a run is a 1 or a piece of something
+MAX_CUTS = 6  # valleys of the ink profile
+CUT_SPACING = 0.12  # in heights: no two candidate cuts closer than this
+GRID_STEP = 0.15  # in heights: cuts tried at regular steps too (0: valleys only)
+MAX_CUTS_IN_ALL = 14
+MAX_DIGITS = 6
+DIGIT_COST = 0.7  # added per digit in the search: the log-confidence a cut has to gain to be worth making
+INK_LEVEL = 160  # crop pixels darker than this are ink
+PATH_STRAYING = 0.5  # cost per row of a cut path at the edge of its band (crossing one ink pixel costs 10)
+BAND = 0.2  # how far (in heights) a cut path may stray from its column
+
+Classify = Callable[[list[np.ndarray]], np.ndarray]  # crops (dark ink on white) -> (N, classes) probabilities
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One digit cut from a mark: its columns in the mark's crop, its crop, and what the classifier read."""
+
+    x0: int
+    x1: int  # exclusive: the columns of its ink in the mark's crop
+    crop: np.ndarray  # what the classifier saw: its own ink on white
+    digit: int
+    confidence: float
+    ink: np.ndarray  # bool mask over the mark's crop: its own ink, left and right of the cut paths
+
+
+def needs_split(width: float, confidence_as_one: float) -> bool:
+    """Whether a mark ``width`` line heights wide, read as one digit with this confidence, should be cut.
+
+    Some writers' digits are very wide (a 2 with a long base is 1.8 heights wide), so width alone only
+    decides beyond ALWAYS_SPLIT; below it a mark is cut when the classifier is not sure it is one digit.
+    """
+    if width > ALWAYS_SPLIT:
+        return True
+    return width > WIDE_FOR_ONE and confidence_as_one < SURE_AS_ONE
+
+
+def _ink(crop: np.ndarray) -> np.ndarray:
+    return crop < INK_LEVEL
+
+
+def cut_candidates(crop: np.ndarray, height: float) -> list[int]:
+    """Columns of ``crop`` where a cut between two digits is likely, left to right."""
+    ink = _ink(crop)
+    cols = np.flatnonzero(ink.any(axis=0))
+    if cols.size < 2:
+        return []
+    left, right = int(cols[0]), int(cols[-1]) + 1
+    profile = ink[:, left:right].sum(axis=0).astype(np.float32)
+    smooth = cv2.GaussianBlur(profile[None, :], (0, 0), max(0.5, height * 0.03))[0]
+    edge = max(2, round(MIN_DIGIT_WIDTH * height))
+    found: list[tuple[float, int]] = []
+    for x in range(edge, len(smooth) - edge):
+        if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1]:
+            found.append((float(smooth[x]), x))
+    found.sort()
+    spacing = max(2, round(CUT_SPACING * height))
+    chosen: list[int] = []
+    for _, x in found:
+        if all(abs(x - c) >= spacing for c in chosen):
+            chosen.append(x)
+        if len(chosen) >= MAX_CUTS:
+            break
+    # Where digits overlap there is no valley: also try cuts at regular steps between the valleys.
+    for x in range(edge, len(smooth) - edge, max(2, round(GRID_STEP * height))):
+        if GRID_STEP > 0 and all(abs(x - c) >= spacing for c in chosen) and len(chosen) < MAX_CUTS_IN_ALL:
+            chosen.append(x)
+    return sorted(left + x for x in chosen)
+
+
+def _width_prior(width: float, digit: int) -> float:
+    """Log-prior of a digit this wide (in heights): a 1 may be narrow, any other digit is not."""
+    if digit == 1:
+        return 0.0 if width <= 0.8 else -2.0 * (width - 0.8)
+    if width < NARROW:
+        return -4.0 * (NARROW - width) / NARROW - 0.5
+    return 0.0 if width <= 1.0 else -2.0 * (width - 1.0)
+
+
+def _piece_crop(crop: np.ndarray, own: np.ndarray, margin: int) -> np.ndarray:
+    """The piece's own ink (``own``, a mask over the crop) on paper-white, its columns and a margin."""
+    cols = np.flatnonzero(own.any(axis=0))
+    x0, x1 = max(0, int(cols[0]) - margin), min(crop.shape[1], int(cols[-1]) + 1 + margin)
+    keep = cv2.dilate(own[:, x0:x1].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # the strokes' soft rims
+    return np.where(keep, crop[:, x0:x1], np.uint8(255))
+
+
+def cut_path(ink: np.ndarray, column: int, band: int) -> np.ndarray:
+    """The x of a cut from the top row to the bottom row near ``column``: crossing as little ink as it can.
+
+    Dynamic programming over rows, one column left or right per row at most, never further than ``band``
+    from ``column``: it follows the gap between two touching digits where a straight cut would slice one.
+    """
+    h, w = ink.shape
+    lo, hi = max(0, column - band), min(w, column + band + 1)
+    cost = ink[:, lo:hi].astype(np.float32) * 10.0
+    cost += np.abs(np.arange(lo, hi, dtype=np.float32) - column)[None, :] * (PATH_STRAYING / max(1, band))
+    total = cost[0].copy()
+    moves = np.zeros((h, hi - lo), np.int8)
+    for y in range(1, h):
+        left = np.concatenate([[np.inf], total[:-1]])
+        right = np.concatenate([total[1:], [np.inf]])
+        stacked = np.stack([left, total, right])
+        choice = stacked.argmin(axis=0)
+        total = stacked[choice, np.arange(hi - lo)] + cost[y]
+        moves[y] = choice.astype(np.int8) - 1
+    path = np.empty(h, np.int64)
+    x = int(total.argmin())
+    for y in range(h - 1, -1, -1):
+        path[y] = x
+        x += moves[y, x] if y else 0
+    return path + lo
+
+
+def split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Piece]:
+    """The best reading of one mark as one or more digits (left to right), or [] if nothing is digit-like.
+
+    ``height``: the digit height of the mark's line, in crop pixels (the mark's own height if unknown).
+    """
+    ink = _ink(crop)
+    cols = np.flatnonzero(ink.any(axis=0))
+    if cols.size == 0 or height <= 0:
+        return []
+    h, w = crop.shape
+    band = round(BAND * height)
+    columns = cut_candidates(crop, height)
+    paths = [np.full(h, int(cols[0]), np.int64)]
+    paths += [cut_path(ink, c, band) if band else np.full(h, c, np.int64) for c in columns]
+    paths.append(np.full(h, int(cols[-1]) + 1, np.int64))
+    cuts = [int(cols[0]), *columns, int(cols[-1]) + 1]
+    xs = np.arange(w)[None, :]
+    runs: list[tuple[int, int]] = []
+    pieces_ink: list[np.ndarray] = []
+    for i in range(len(cuts)):
+        for j in range(i + 1, len(cuts)):
+            width = (cuts[j] - cuts[i]) / height
+            if width > MAX_DIGIT_WIDTH and j > i + 1:
+                break
+            if width < MIN_DIGIT_WIDTH:
+                continue
+            own = ink & (xs >= paths[i][:, None]) & (xs < paths[j][:, None])
+            if own.any():
+                runs.append((i, j))
+                pieces_ink.append(own)
+    if not runs:
+        return []
+    margin = max(2, round(0.1 * height))
+    crops = [_piece_crop(crop, own, margin) for own in pieces_ink]
+    probabilities = classify(crops)
+    digits = probabilities.argmax(axis=1)
+    confidence = probabilities[np.arange(len(runs)), digits]
+
+    # Best path from cut 0 to the last cut; a run's score is log-confidence + width prior - DIGIT_COST.
+    n = len(cuts)
+    best = np.full(n, -np.inf)
+    best[0] = 0.0
+    back: list[tuple[int, int] | None] = [None] * n
+    count = np.zeros(n, np.int64)
+    by_end: dict[int, list[int]] = {}
+    for k, (_i, j) in enumerate(runs):
+        by_end.setdefault(j, []).append(k)
+    for j in range(1, n):
+        for k in by_end.get(j, []):
+            i = runs[k][0]
+            if best[i] == -np.inf or count[i] >= MAX_DIGITS:
+                continue
+            own_cols = np.flatnonzero(pieces_ink[k].any(axis=0))
+            width = (own_cols[-1] - own_cols[0] + 1) / height
+            score = best[i] + np.log(max(1e-6, confidence[k])) + _width_prior(width, int(digits[k])) - DIGIT_COST
+            if score > best[j]:
+                best[j], back[j], count[j] = score, (i, k), count[i] + 1
+    if best[n - 1] == -np.inf:
+        return []
+    pieces: list[Piece] = []
+    j = n - 1
+    while (step := back[j]) is not None:
+        i, k = step
+        own_cols = np.flatnonzero(pieces_ink[k].any(axis=0))
+        pieces.append(Piece(int(own_cols[0]), int(own_cols[-1]) + 1, crops[k], int(digits[k]),
+                            float(confidence[k]), pieces_ink[k]))
+        j = i
+    return pieces[::-1]
