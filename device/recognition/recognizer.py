@@ -26,6 +26,7 @@ import numpy as np
 
 from device.common.shapes import NUM_CLASSES
 from device.recognition.frames import frame_to_uint8
+from device.recognition.framing import Framing, frame_for_reading
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
 from device.recognition.rejections import LOW_CONFIDENCE, Rejection, why_empty
@@ -153,6 +154,11 @@ class Recognizer:
         threshold = self.min_confidence if min_confidence is None else float(min_confidence)
         start = time.perf_counter()
         frame = frame_to_uint8(frame)  # ValueError for what is not numbers; the rules: recognition/frames.py
+        if frame.ndim in (2, 3):
+            frame, framing = frame_for_reading(frame)  # a small scan or crop: scaled up, with a margin
+        else:
+            framing = Framing()
+        first_rejection = len(rejections) if rejections is not None else 0
         segments = segment(frame, self.options.segment, rejections)
         segmented = time.perf_counter()
         batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
@@ -174,7 +180,11 @@ class Recognizer:
             timings["inference"] = timings.get("inference", 0.0) + inferred - prepared
 
         detections = []
+        if rejections is not None:  # found in the frame that was read: given in the caller's pixels
+            found = rejections[first_rejection:]
+            rejections[first_rejection:] = [replace(r, box=framing.to_image(r.box)) for r in found]
         for box, digit, confidence, line in candidates:
+            box = framing.to_image(box)
             if confidence >= threshold:
                 detections.append(Detection(box=box, digit=digit, confidence=confidence, line=line))
             elif rejections is not None:
