@@ -35,6 +35,7 @@ def test_a_small_image_is_scaled_up_with_a_margin_of_its_paper() -> None:
     assert tuple(framed[0, 0]) == (230, 230, 230)  # the margin is the scan's own paper colour
     box = (framing.offset[0], framing.offset[1], round(10 * framing.scale), round(20 * framing.scale))
     assert framing.to_image(box) == (0, 0, 10, 20)
+    assert framing.to_image((0, 0, 5, 5)) == (0, 0, 1, 1)  # in the margin: clipped to the image
     assert max(scan.shape[:2]) < SMALL_SIDE
 
 

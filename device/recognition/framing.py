@@ -29,15 +29,21 @@ class Framing:
 
     scale: float = 1.0
     offset: tuple[int, int] = (0, 0)  # x, y
+    size: tuple[int, int] = (0, 0)  # the caller's image, width and height
 
     def to_image(self, box: Box) -> Box:
-        """A box in the frame that was read -> the same box in the caller's image."""
+        """A box in the frame that was read -> the same box in the caller's image (clipped to it: the margin
+        is not part of the image)."""
         if self.scale == 1.0 and self.offset == (0, 0):
             return box
         x, y, w, h = box
         ox, oy = self.offset
-        return (round((x - ox) / self.scale), round((y - oy) / self.scale),
-                max(1, round(w / self.scale)), max(1, round(h / self.scale)))
+        left, top = (x - ox) / self.scale, (y - oy) / self.scale
+        right, bottom = left + w / self.scale, top + h / self.scale
+        width, height = self.size
+        x0, y0 = min(max(0, round(left)), width - 1), min(max(0, round(top)), height - 1)
+        x1, y1 = min(width, max(x0 + 1, round(right))), min(height, max(y0 + 1, round(bottom)))
+        return x0, y0, x1 - x0, y1 - y0
 
 
 def frame_for_reading(image: np.ndarray) -> tuple[np.ndarray, Framing]:
@@ -53,4 +59,4 @@ def frame_for_reading(image: np.ndarray) -> tuple[np.ndarray, Framing]:
     pad = round(MARGIN * image.shape[0])
     value = paper.tolist() if np.ndim(paper) else float(paper)
     framed = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=value)
-    return framed, Framing(scale, (pad, pad))
+    return framed, Framing(scale, (pad, pad), (w, h))
