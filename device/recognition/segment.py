@@ -70,6 +70,7 @@ class _Part:
     labels: list[int]
     area: int = 0  # ink pixels
     on_table: bool = False  # lies where the paper looks like the table (or a sharp, dark shadow)
+    columns: tuple[int, int] | None = None  # full-res x-range of its ink, when a wide part was split (see below)
 
     @property
     def height(self) -> int:
@@ -80,11 +81,18 @@ class _Part:
         return self.x1 - self.x0
 
     def absorb(self, other: _Part) -> None:
+        if self.columns is not None or other.columns is not None:
+            (a0, a1), (b0, b1) = self.full_columns(), other.full_columns()
+            self.columns = (min(a0, b0), max(a1, b1))
         self.x0, self.y0 = min(self.x0, other.x0), min(self.y0, other.y0)
         self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
         self.labels.extend(other.labels)
         self.area += other.area
         self.on_table = self.on_table and other.on_table
+
+    def full_columns(self) -> tuple[int, int]:
+        """The full-resolution x-range its ink may take: its own range when split, else its box's."""
+        return self.columns if self.columns is not None else (2 * self.x0, 2 * self.x1)
 
 
 def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
@@ -274,6 +282,42 @@ def _drop_edge_slivers(
     return [p for p in parts if id(p) not in slivers]
 
 
+def _split_wide(part: _Part, labels_half: np.ndarray, ink: InkImages, params: SegmentParams) -> list[_Part]:
+    """A part too wide for one digit, cut where a column of the frame holds none of its certain ink.
+
+    Small digits written a few pixels apart (17 px tall, 2-3 px gaps at 640x480) run together at half
+    resolution and in the closed weak mask (the closing joins strokes broken by a pixel or two). At full
+    resolution their certain ink (the strong mask, never closed) still has empty columns between them.
+    Each run of inked columns becomes a part of its own (sharing the labels, limited to its columns); the
+    usual filters then judge each piece (a dash between digits is too flat, a stray bit is a fragment).
+    A part without such a gap (a dash, a ruling's remnant, touching digits) is returned as it was.
+    """
+    if part.width <= params.split_aspect * part.height:
+        return [part]
+    h, w = ink.strong.shape
+    fy0, fy1, fx0, fx1 = 2 * part.y0, min(h, 2 * part.y1), 2 * part.x0, min(w, 2 * part.x1)
+    own_half = np.isin(labels_half[part.y0 : part.y1, part.x0 : part.x1], part.labels).astype(np.uint8)
+    own = cv2.resize(own_half, (own_half.shape[1] * 2, own_half.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    certain = (ink.strong[fy0:fy1, fx0:fx1] > 0) & (own[: fy1 - fy0, : fx1 - fx0] > 0)
+    inked = np.flatnonzero(certain.any(axis=0))
+    if inked.size == 0:
+        return [part]
+    breaks = np.flatnonzero(np.diff(inked) > 1)
+    if breaks.size == 0:
+        return [part]
+    starts = np.concatenate([[inked[0]], inked[breaks + 1]])
+    ends = np.concatenate([inked[breaks], [inked[-1]]]) + 1
+    pieces = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        rows = np.flatnonzero(certain[:, a:b].any(axis=1))
+        x0, x1 = fx0 + a, fx0 + b
+        y0, y1 = fy0 + int(rows[0]), fy0 + int(rows[-1]) + 1
+        area = max(1, int(np.count_nonzero(certain[:, a:b])) // 4)
+        pieces.append(_Part(x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2, list(part.labels), area, part.on_table,
+                            columns=(x0, x1)))
+    return pieces
+
+
 def _weighted_median(values: list[int], weights: list[int]) -> float:
     """The value below which half of the total weight lies (0 for no values)."""
     if not values:
@@ -340,6 +384,7 @@ def find_digit_parts(
                 reject(p.x0, p.y0, p.width, p.height, why.BESIDE_BORDER)
     parts = kept_parts
     lines = [_merge_overlapping(line, params) for line in _group_lines(_merge_stacked(parts, params))]
+    lines = [[piece for p in line for piece in _split_wide(p, labels, ink, params)] for line in lines]
 
     def digit_shaped(p: _Part) -> bool:
         return (
@@ -408,6 +453,9 @@ def _digit_crop(
     short_y, short_x = (y1 - y0) - own.shape[0], (x1 - x0) - own.shape[1]
     if short_y or short_x:
         own = cv2.copyMakeBorder(own, 0, short_y, 0, short_x, cv2.BORDER_CONSTANT, value=0)
+    if part.columns is not None:  # a piece of a wide part: only its own columns
+        own[:, : max(0, part.columns[0] - x0)] = 0
+        own[:, max(0, part.columns[1] - x0) :] = 0
     own = cv2.bitwise_and(own * 255, ink.weak[y0:y1, x0:x1])
     ys, xs = np.nonzero(own)
     if ys.size == 0:
