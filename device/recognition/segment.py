@@ -26,6 +26,7 @@ import numpy as np
 from device.recognition import rejections as why
 from device.recognition.frames import frame_to_uint8
 from device.recognition.ink import InkImages, ink_images, outside_sheet, table_mask
+from device.recognition.placement import analysed_image
 from device.recognition.preprocess import to_gray
 from device.recognition.rejections import Rejection
 from device.recognition.segment_params import DEFAULT_PARAMS, SegmentParams
@@ -481,35 +482,21 @@ def segment(
         return []
     if gray.ndim != 2 or min(gray.shape) < 16:
         return []
-    scale = 1.0
-    if max(gray.shape) > params.max_side:
-        scale = params.max_side / max(gray.shape)
-        gray = cv2.resize(
-            gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)), interpolation=cv2.INTER_AREA
-        )
-    ink = ink_images(gray, params)
+    analysed, placement = analysed_image(gray, params)  # large frames reduced, cut-outs placed in a frame
+    ink = ink_images(analysed, params)
     dropped: list[Rejection] | None = [] if rejections is not None else None
     labels_half, lines = find_digit_parts(ink, params, dropped)
     if rejections is not None and dropped:
-        to_frame = 2.0 / scale  # half resolution of the (possibly reduced) gray image -> frame pixels
-        rejections.extend(
-            replace(r, box=tuple(round(v * to_frame) for v in r.box),
-                    limit=None if r.limit is None else r.limit * to_frame)
+        rejections.extend(  # half resolution of the analysed image -> frame pixels
+            replace(r, box=placement.to_frame(tuple(2 * v for v in r.box)),
+                    limit=None if r.limit is None else placement.length_to_frame(2 * r.limit))
             for r in dropped
         )
     segments: list[Segment] = []
     for line_index, line in enumerate(lines):
         for part in line:
             found = _digit_crop(ink, labels_half, part, params)
-            if found is None:
-                continue
-            crop, box = found
-            if scale != 1.0:
-                box = (
-                    round(box[0] / scale),
-                    round(box[1] / scale),
-                    round(box[2] / scale),
-                    round(box[3] / scale),
-                )
-            segments.append(Segment(box=box, line=line_index, crop=crop))
+            if found is not None:
+                crop, box = found
+                segments.append(Segment(box=placement.to_frame(box), line=line_index, crop=crop))
     return segments

@@ -46,6 +46,9 @@ class SegmentParams:
     fragment_gap: float = 0.2  # ... and at most this far from a digit (same unit) belong to it
     crop_margin: float = 0.15  # crops get this fraction of the digit's size as margin
     max_side: int = 1024  # larger frames are analysed at this size (boxes are mapped back)
+    cutout_width: int = 320  # an image narrower than this ...
+    cutout_height: int = 240  # ... and lower than this is a cut-out (a scan of a number), not a camera frame:
+    cutout_text_height: int = 100  # ... it is analysed scaled to this height in a 640x480 frame of its paper
 
 
 DEFAULT_PARAMS = SegmentParams()
