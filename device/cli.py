@@ -104,7 +104,8 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = _subcommand(
         subparsers, "read", run_read, _reading_options(), "read the digits in still images",
         "Read the handwritten digits in images (dark ink on light paper). Prints one line per "
-        "image, 'FILE: DIGITS' (lines of text separated by a space), or JSON with --json. When an image "
+        "image, 'FILE: DIGITS' (lines of text separated by a space; a point, comma or dash found between digits "
+        "is shown, as in 18.014), or JSON with --json. When an image "
         "gives no digits, a line on standard error says why (with -v: every mark left out, and why).",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE")
@@ -149,7 +150,7 @@ def _explain_reading(name: str, detections: list[Any], rejections: list[Any], ve
 def run_read(args: argparse.Namespace) -> int:
     from device.live.draw import annotate
     from device.live.sources import SourceError, read_image
-    from device.recognition.recognizer import reading_string
+    from device.recognition.recognizer import written_text
     from device.recognition.records import detections_record
 
     if args.save_annotated is not None:
@@ -168,7 +169,7 @@ def run_read(args: argparse.Namespace) -> int:
             print(f"{PROG} read: error: {exc}", file=sys.stderr)
             continue
         detections, rejections = recognizer.read_with_rejections(frame)
-        text = reading_string(detections)
+        text = written_text(detections)  # the digits, with the separators written between them ("18.014")
         if args.json:
             documents.append({"file": name, **detections_record(detections)})
         else:

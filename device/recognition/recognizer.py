@@ -40,6 +40,7 @@ __all__ = [
     "Rejection",
     "reading_string",
     "why_empty",
+    "written_text",
 ]
 
 Box = tuple[int, int, int, int]
@@ -53,6 +54,7 @@ class Detection:
     digit: int
     confidence: float  # the winning softmax probability, 0..1
     line: int = 0  # line of text, 0 = top
+    separator_before: str = ""  # "." "," or "-" written just before this digit in its line ("18.014"), else ""
 
 
 def reading_string(detections: Sequence[Detection], line_separator: str = " ") -> str:
@@ -60,6 +62,18 @@ def reading_string(detections: Sequence[Detection], line_separator: str = " ") -
     lines: dict[int, list[str]] = {}
     for det in detections:
         lines.setdefault(det.line, []).append(str(det.digit))
+    return line_separator.join("".join(lines[k]) for k in sorted(lines))
+
+
+def written_text(detections: Sequence[Detection], line_separator: str = " ") -> str:
+    """The reading as written: the digits with the separators between them ("18.014"; ``reading_string``: "18014").
+
+    A separator before a line's first digit (its digit on the left was not reported) is left out.
+    """
+    lines: dict[int, list[str]] = {}
+    for det in detections:
+        chars = lines.setdefault(getattr(det, "line", 0), [])
+        chars.append((getattr(det, "separator_before", "") if chars else "") + str(det.digit))
     return line_separator.join("".join(lines[k]) for k in sorted(lines))
 
 
@@ -168,7 +182,7 @@ class Recognizer:
             digit = int(np.argmax(probs))
             confidence = float(probs[digit])
             if confidence >= threshold:
-                detections.append(Detection(box=seg.box, digit=digit, confidence=confidence, line=seg.line))
+                detections.append(Detection(seg.box, digit, confidence, seg.line, seg.separator_before))
             elif rejections is not None:
                 rejections.append(Rejection(seg.box, LOW_CONFIDENCE, threshold, digit, confidence))
         return _renumber_lines(detections)
@@ -182,4 +196,4 @@ def _renumber_lines(detections: list[Detection]) -> list[Detection]:
     new_index = {line: i for i, line in enumerate(sorted({d.line for d in detections}))}
     if all(new_index[d.line] == d.line for d in detections):
         return detections
-    return [Detection(d.box, d.digit, d.confidence, new_index[d.line]) for d in detections]
+    return [replace(d, line=new_index[d.line]) for d in detections]

@@ -24,12 +24,14 @@ import cv2
 import numpy as np
 
 from device.recognition import rejections as why
+from device.recognition.cuts import column_runs
 from device.recognition.frames import frame_to_uint8
 from device.recognition.ink import InkImages, ink_images, outside_sheet, table_mask
 from device.recognition.placement import analysed_image
 from device.recognition.preprocess import to_gray
 from device.recognition.rejections import Rejection
 from device.recognition.segment_params import DEFAULT_PARAMS, SegmentParams
+from device.recognition.separators import find_separators
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -55,6 +57,7 @@ class Segment:
     box: Box  # x, y, w, h of the ink in the frame
     line: int  # line of text, 0 = top
     crop: np.ndarray  # uint8 grayscale, dark ink on white, only this digit's ink, with a margin
+    separator_before: str = ""  # "." "," or "-" written between the previous digit of its line and this one
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,6 +75,7 @@ class _Part:
     area: int = 0  # ink pixels
     on_table: bool = False  # lies where the paper looks like the table (or a sharp, dark shadow)
     columns: tuple[int, int] | None = None  # full-res x-range of its ink, when a wide part was split (see below)
+    separator_before: str = ""  # a separator written just before this digit ("." in 18.014), see separators.py
 
     @property
     def height(self) -> int:
@@ -284,14 +288,9 @@ def _drop_edge_slivers(
 
 
 def _split_wide(part: _Part, labels_half: np.ndarray, ink: InkImages, params: SegmentParams) -> list[_Part]:
-    """A part too wide for one digit, cut where a column of the frame holds none of its certain ink.
+    """A part wider than ``split_aspect`` times its height, cut at empty columns of its certain ink (``cuts.py``).
 
-    Small digits written a few pixels apart (17 px tall, 2-3 px gaps at 640x480) run together at half
-    resolution and in the closed weak mask (the closing joins strokes broken by a pixel or two). At full
-    resolution their certain ink (the strong mask, never closed) still has empty columns between them.
-    Each run of inked columns becomes a part of its own (sharing the labels, limited to its columns); the
-    usual filters then judge each piece (a dash between digits is too flat, a stray bit is a fragment).
-    A part without such a gap (a dash, a ruling's remnant, touching digits) is returned as it was.
+    Each piece shares the part's labels and is limited to its own columns; the usual filters then judge it.
     """
     if part.width <= params.split_aspect * part.height:
         return [part]
@@ -300,23 +299,14 @@ def _split_wide(part: _Part, labels_half: np.ndarray, ink: InkImages, params: Se
     own_half = np.isin(labels_half[part.y0 : part.y1, part.x0 : part.x1], part.labels).astype(np.uint8)
     own = cv2.resize(own_half, (own_half.shape[1] * 2, own_half.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
     certain = (ink.strong[fy0:fy1, fx0:fx1] > 0) & (own[: fy1 - fy0, : fx1 - fx0] > 0)
-    inked = np.flatnonzero(certain.any(axis=0))
-    if inked.size == 0:
+    runs = column_runs(certain)
+    if len(runs) < 2:
         return [part]
-    breaks = np.flatnonzero(np.diff(inked) > 1)
-    if breaks.size == 0:
-        return [part]
-    starts = np.concatenate([[inked[0]], inked[breaks + 1]])
-    ends = np.concatenate([inked[breaks], [inked[-1]]]) + 1
-    pieces = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        rows = np.flatnonzero(certain[:, a:b].any(axis=1))
-        x0, x1 = fx0 + a, fx0 + b
-        y0, y1 = fy0 + int(rows[0]), fy0 + int(rows[-1]) + 1
-        area = max(1, int(np.count_nonzero(certain[:, a:b])) // 4)
-        pieces.append(_Part(x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2, list(part.labels), area, part.on_table,
-                            columns=(x0, x1)))
-    return pieces
+    return [
+        _Part((fx0 + a) // 2, (fy0 + r0) // 2, (fx0 + b + 1) // 2, (fy0 + r1 + 2) // 2, list(part.labels),
+              max(1, area // 4), part.on_table, columns=(fx0 + a, fx0 + b))
+        for a, b, r0, r1, area in runs
+    ]
 
 
 def _weighted_median(values: list[int], weights: list[int]) -> float:
@@ -407,6 +397,10 @@ def find_digit_parts(
     digits_per_line = [kept for line in digits_per_line if (kept := _writing_on_the_table(line, typical, params))]
     chosen = {id(p) for line in digits_per_line for p in line}
     leftovers = [p for line in lines for p in line if id(p) not in chosen]
+    separators = find_separators(digits_per_line, leftovers)
+    for found in separators:  # a point, comma or dash between two digits: kept out of the digits
+        digits_per_line[found.line][found.before].separator_before = found.char
+    leftovers = [p for i, p in enumerate(leftovers) if i not in {f.mark for f in separators}]
     dropped = _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)
     if rejections is not None:
         for p in dropped:
@@ -498,5 +492,5 @@ def segment(
             found = _digit_crop(ink, labels_half, part, params)
             if found is not None:
                 crop, box = found
-                segments.append(Segment(box=placement.to_frame(box), line=line_index, crop=crop))
+                segments.append(Segment(placement.to_frame(box), line_index, crop, part.separator_before))
     return segments
