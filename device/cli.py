@@ -104,7 +104,8 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = _subcommand(
         subparsers, "read", run_read, _reading_options(), "read the digits in still images",
         "Read the handwritten digits in images (dark ink on light paper). Prints one line per "
-        "image, 'FILE: DIGITS' (lines of text separated by a space), or JSON with --json. When an image "
+        "image, 'FILE: DIGITS' (lines of text separated by a space; a point, comma or dash found between digits "
+        "is shown, as in 18.014), or JSON with --json. When an image "
         "gives no digits, a line on standard error says why (with -v: every mark left out, and why).",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE")
@@ -149,7 +150,7 @@ def _explain_reading(name: str, detections: list[Any], rejections: list[Any], ve
 def run_read(args: argparse.Namespace) -> int:
     from device.live.draw import annotate
     from device.live.sources import SourceError, read_image
-    from device.recognition.recognizer import reading_string
+    from device.recognition.recognizer import written_text
     from device.recognition.records import detections_record
 
     if args.save_annotated is not None:
@@ -168,7 +169,7 @@ def run_read(args: argparse.Namespace) -> int:
             print(f"{PROG} read: error: {exc}", file=sys.stderr)
             continue
         detections, rejections = recognizer.read_with_rejections(frame)
-        text = reading_string(detections)
+        text = written_text(detections)  # the digits, with the separators written between them ("18.014")
         if args.json:
             documents.append({"file": name, **detections_record(detections)})
         else:
@@ -317,11 +318,25 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
         subparsers, "eval", run_eval, _model_options(), "accuracy of a model on labelled digit images",
         "Accuracy and per-class table of a TFLite model on labelled digits: an .npz (x/y, else the "
         "test part of a Keras-layout file) or a folder of 0/ ... 9/ subfolders of images. Digits that are "
-        "not already MNIST-style are normalised as camera crops are.",
+        "not already MNIST-style are normalised as camera crops are. With --strings, whole numbers instead: "
+        "each image of a strings folder is read as device read does and compared with its truth.",
     )
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--npz", metavar="FILE", type=Path, help="x/y or Keras-layout .npz")
     data.add_argument("--folder", metavar="DIR", type=Path, help="folder with subfolders 0/ ... 9/ of images")
+    data.add_argument("--strings", metavar="DIR", type=Path,
+                      help="images of numbers: labels.csv (file,digits_left_to_right or file,text), optionally "
+                           "digit_boxes.csv (file,digit,x,y,w,h); or a set made by python -m train.scenes. "
+                           "Prints exact strings, right length, digit error rate, box recall, ms per image")
+    strings = parser.add_argument_group("with --strings")
+    strings.add_argument("--framed", action="store_true",
+                         help="place each image, 100 px high, in a 640x480 frame of its paper colour, as a camera "
+                              "would see it")
+    strings.add_argument("--failures", metavar="DIR", type=Path,
+                         help="write a picture of each miss into DIR (created): boxes read and written, truth, reading")
+    strings.add_argument("--json", action="store_true", help="print the figures as JSON")
+    strings.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
+                         help="drop detections less sure than this (0-1, default %(default)s)")
     return parser
 
 
@@ -330,6 +345,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from device.data.digitsets import DataError
     from device.tools.evaluate import evaluate_model, load_eval_set
 
+    if args.strings is not None:
+        return run_strings_eval(args)
+    used = [flag for flag, on in (("--framed", args.framed), ("--failures", args.failures is not None),
+                                  ("--json", args.json)) if on]
+    if used:
+        return _fail(f"{', '.join(used)} only go with --strings DIR")
     try:
         digits = load_eval_set(args.npz or args.folder)
     except DataError as exc:
@@ -339,6 +360,39 @@ def run_eval(args: argparse.Namespace) -> int:
         result = evaluate_model(recognizer.model, digits, progress=bar.update)
     print(f"model: {recognizer.model.path}")
     print(result.table())
+    return 0
+
+
+def run_strings_eval(args: argparse.Namespace) -> int:
+    """``device eval --strings DIR``: whole numbers read against their truth (device/tools/strings_eval.py)."""
+    from device.common.errors import os_error_text
+    from device.common.progress import progress_bar
+    from device.data.digitsets import DataError
+    from device.tools.strings_eval import evaluate_strings, failure_writer, load_cases
+
+    try:
+        cases = load_cases(args.strings)
+    except DataError as exc:
+        return _fail(f"--strings: {exc}")
+    on_miss = None
+    if args.failures is not None:
+        try:
+            on_miss = failure_writer(args.failures)
+        except OSError as exc:
+            return _fail(f"--failures {args.failures}: cannot create the folder ({os_error_text(exc)})")
+    recognizer = load_recognizer(args)
+    try:
+        with progress_bar(total=len(cases), desc="strings", unit="image") as bar:
+            report = evaluate_strings(recognizer, args.strings, framed=args.framed, on_miss=on_miss,
+                                      progress=bar.update, cases=cases)
+    except OSError as exc:
+        return _fail(f"--failures {args.failures}: cannot write a picture ({os_error_text(exc)})")
+    if args.json:
+        print(json.dumps({"model": str(recognizer.model.path), "min_confidence": args.min_confidence,
+                          **report.figures()}, indent=1))
+    else:
+        print(f"model: {recognizer.model.path}, min confidence {args.min_confidence}")
+        print(report.table())
     return 0
 
 

@@ -48,6 +48,13 @@ def page_with_text(text: str, height: int, spacing: float | None = None) -> np.n
     return page
 
 
+def page_with_dash() -> np.ndarray:
+    """A 640x480 page with one marker stroke, 14 px thick and 100 px long: a dash, not a digit."""
+    page = np.full((480, 640, 3), 235, np.uint8)
+    cv2.line(page, (250, 240), (350, 240), (20, 20, 20), 14)
+    return page
+
+
 # --------------------------------------------------------------------------------------------
 # Quiet by default
 # --------------------------------------------------------------------------------------------
@@ -188,8 +195,9 @@ def test_eval_of_a_file_that_is_not_an_npz_says_what_an_npz_holds(tmp_path, caps
     [
         (np.full((480, 640, 3), 235, np.uint8), "no ink found"),
         (page_with_text("4071", 8, spacing=1.5), "ink found but every mark too small"),
+        (page_with_dash(), "ink found but every mark too wide for one digit"),
     ],
-    ids=["blank", "tiny digits"],
+    ids=["blank", "tiny digits", "a dash"],
 )
 def test_read_of_an_empty_page_says_why_on_stderr(tmp_path, capsys, page, reason):
     image = tmp_path / "page.png"

@@ -15,7 +15,7 @@ from device.recognition.recognizer import Detection
 from device.recognition.records import detections_record, reading_record
 
 SAMPLE = Path(__file__).resolve().parents[1] / "device" / "samples" / "sample_02.jpg"
-RECORD_KEYS = {"time", "reading", "digits"}
+RECORD_KEYS = {"time", "reading", "text", "digits"}
 DIGIT_KEYS = {"digit", "confidence", "box", "line"}
 FOUR_TWO = [Detection((10, 20, 30, 40), 4, 0.97), Detection((50, 20, 30, 40), 2, 0.91)]
 

@@ -78,7 +78,7 @@ async function poll() {
     const r = await fetch('/reading.json?stream=' + streamId, {cache: 'no-store'});
     if (!r.ok) throw new Error('HTTP ' + r.status);
     const data = await r.json();
-    document.getElementById('reading').textContent = data.reading ?? '\u2013';
+    document.getElementById('reading').textContent = data.text ?? data.reading ?? '\u2013';  // as written: 18.014
     const now = data.current.digits;
     const conf = now.map(d => d.digit + ' ' + Math.round(d.confidence * 100) + '%').join(', ');
     document.getElementById('detail').textContent =

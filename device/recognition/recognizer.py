@@ -26,7 +26,6 @@ import numpy as np
 
 from device.common.shapes import NUM_CLASSES
 from device.recognition.frames import frame_to_uint8
-from device.recognition.framing import Framing, frame_for_reading
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
 from device.recognition.rejections import LOW_CONFIDENCE, Rejection, why_empty
@@ -42,6 +41,7 @@ __all__ = [
     "Rejection",
     "reading_string",
     "why_empty",
+    "written_text",
 ]
 
 Box = tuple[int, int, int, int]
@@ -55,6 +55,7 @@ class Detection:
     digit: int
     confidence: float  # the winning softmax probability, 0..1
     line: int = 0  # line of text, 0 = top
+    separator_before: str = ""  # "." "," or "-" written just before this digit in its line ("18.014"), else ""
 
 
 def reading_string(detections: Sequence[Detection], line_separator: str = " ") -> str:
@@ -62,6 +63,18 @@ def reading_string(detections: Sequence[Detection], line_separator: str = " ") -
     lines: dict[int, list[str]] = {}
     for det in detections:
         lines.setdefault(det.line, []).append(str(det.digit))
+    return line_separator.join("".join(lines[k]) for k in sorted(lines))
+
+
+def written_text(detections: Sequence[Detection], line_separator: str = " ") -> str:
+    """The reading as written: the digits with the separators between them ("18.014"; ``reading_string``: "18014").
+
+    A separator before a line's first digit (its digit on the left was not reported) is left out.
+    """
+    lines: dict[int, list[str]] = {}
+    for det in detections:
+        chars = lines.setdefault(getattr(det, "line", 0), [])
+        chars.append((getattr(det, "separator_before", "") if chars else "") + str(det.digit))
     return line_separator.join("".join(lines[k]) for k in sorted(lines))
 
 
@@ -154,25 +167,22 @@ class Recognizer:
         threshold = self.min_confidence if min_confidence is None else float(min_confidence)
         start = time.perf_counter()
         frame = frame_to_uint8(frame)  # ValueError for what is not numbers; the rules: recognition/frames.py
-        if frame.ndim in (2, 3):
-            frame, framing = frame_for_reading(frame)  # a small scan or crop: scaled up, with a margin
-        else:
-            framing = Framing()
-        first_rejection = len(rejections) if rejections is not None else 0
         segments = segment(frame, self.options.segment, rejections)
         segmented = time.perf_counter()
         batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
         prepared = time.perf_counter()
         probabilities = self.model.predict(batch) if batch is not None else np.zeros((0, NUM_CLASSES))
         heights = line_heights([s.box for s in segments], [s.line for s in segments])
-        candidates: list[tuple[Box, int, float, int]] = []  # box, digit, confidence, line
+        candidates: list[tuple[Box, int, float, int, str]] = []  # box, digit, confidence, line, separator before
         for seg, probs in zip(segments, probabilities, strict=True):
             digit = int(np.argmax(probs))
             if needs_split(seg.box[2] / heights[seg.line], float(probs[digit])):
                 # Touching digits, most likely: cut where the classifier reads them best.
-                candidates.extend((box, d, conf, seg.line) for box, d, conf in self._split(seg, heights[seg.line]))
+                pieces = self._split(seg, heights[seg.line])
+                candidates.extend((box, d, conf, seg.line, seg.separator_before if i == 0 else "")
+                                  for i, (box, d, conf) in enumerate(pieces))
             else:
-                candidates.append((seg.box, digit, float(probs[digit]), seg.line))
+                candidates.append((seg.box, digit, float(probs[digit]), seg.line, seg.separator_before))
         inferred = time.perf_counter()
         if timings is not None:
             timings["segment"] = timings.get("segment", 0.0) + segmented - start
@@ -180,13 +190,9 @@ class Recognizer:
             timings["inference"] = timings.get("inference", 0.0) + inferred - prepared
 
         detections = []
-        if rejections is not None:  # found in the frame that was read: given in the caller's pixels
-            found = rejections[first_rejection:]
-            rejections[first_rejection:] = [replace(r, box=framing.to_image(r.box)) for r in found]
-        for box, digit, confidence, line in candidates:
-            box = framing.to_image(box)
+        for box, digit, confidence, line, separator in candidates:
             if confidence >= threshold:
-                detections.append(Detection(box=box, digit=digit, confidence=confidence, line=line))
+                detections.append(Detection(box, digit, confidence, line, separator))
             elif rejections is not None:
                 rejections.append(Rejection(box, LOW_CONFIDENCE, threshold, digit, confidence))
         return _renumber_lines(detections)
@@ -195,7 +201,7 @@ class Recognizer:
         """A wide mark read as the digits it most likely holds: (frame box, digit, confidence) each."""
         ink_rows = np.flatnonzero((seg.crop < INK_LEVEL).any(axis=1))
         ink_cols = np.flatnonzero((seg.crop < INK_LEVEL).any(axis=0))
-        if ink_rows.size == 0:
+        if ink_rows.size == 0 or min(seg.box[2:]) < 1:
             return []
         # The crop may be at a reduced scale (large frames): frame pixels per crop pixel.
         scale_x = seg.box[2] / (ink_cols[-1] - ink_cols[0] + 1)
@@ -223,7 +229,7 @@ def line_heights(boxes: Sequence[Box], lines: Sequence[int]) -> dict[int, float]
     by_line: dict[int, list[int]] = {}
     for box, line in zip(boxes, lines, strict=True):
         by_line.setdefault(line, []).append(box[3])
-    return {line: float(np.median(heights)) for line, heights in by_line.items()}
+    return {line: max(1.0, float(np.median(heights))) for line, heights in by_line.items()}
 
 
 def _renumber_lines(detections: list[Detection]) -> list[Detection]:
@@ -231,4 +237,4 @@ def _renumber_lines(detections: list[Detection]) -> list[Detection]:
     new_index = {line: i for i, line in enumerate(sorted({d.line for d in detections}))}
     if all(new_index[d.line] == d.line for d in detections):
         return detections
-    return [Detection(d.box, d.digit, d.confidence, new_index[d.line]) for d in detections]
+    return [replace(d, line=new_index[d.line]) for d in detections]

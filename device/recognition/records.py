@@ -1,10 +1,13 @@
 """A reading as data: the one JSON shape of ``device read --json``, ``--output jsonl`` and the web view.
 
-    {"time": "2025-05-20T14:03:07.412+02:00", "reading": "407",
-     "digits": [{"digit": 4, "confidence": 0.998, "box": [112, 80, 40, 66], "line": 0}, ...]}
+    {"time": "2025-05-20T14:03:07.412+02:00", "reading": "18014", "text": "18.014",
+     "digits": [{"digit": 1, "confidence": 0.998, "box": [112, 80, 40, 66], "line": 0}, ...]}
 
 ``box`` is x, y, width, height in frame pixels and ``line`` the line of text (0 = top); lines of text
-in ``reading`` are separated by a space. Each use adds its own context around the record: the file
+in ``reading`` are separated by a space. ``reading`` holds only digits; ``text`` is the reading as written, with
+the separators found between digits (``.`` ``,`` ``-``; ``device.recognition.separators``), and the same as
+``reading`` when there are none. A digit that comes after a separator has ``"separator_before"``.
+Each use adds its own context around the record: the file
 (``read``), or the frame number and what the current frame shows (the web view).
 """
 
@@ -14,17 +17,21 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from device.recognition.recognizer import Detection, reading_string
+from device.recognition.recognizer import Detection, reading_string, written_text
 
 
 def detection_record(detection: Detection) -> dict[str, Any]:
     """One detection as plain JSON types."""
-    return {
+    record: dict[str, Any] = {
         "digit": int(detection.digit),
         "confidence": round(float(detection.confidence), 4),
         "box": [int(v) for v in detection.box],
         "line": int(getattr(detection, "line", 0)),
     }
+    separator = getattr(detection, "separator_before", "")
+    if separator:
+        record["separator_before"] = str(separator)
+    return record
 
 
 def reading_record(
@@ -41,6 +48,7 @@ def reading_record(
     return {
         "time": when.astimezone().isoformat(timespec="milliseconds"),
         "reading": reading,
+        "text": written_text(matching) if matching else reading,
         "digits": [detection_record(d) for d in matching],
     }
 

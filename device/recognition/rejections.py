@@ -18,7 +18,7 @@ BORDER = "border"  # touches the frame's border: the table, the sheet's edge, a 
 TOO_LARGE = "too large"  # over 60 % of the frame's height or 50 % of its width: a shadow, a fold, a hand
 BESIDE_BORDER = "beside the border"  # a thin strip beside something at the border (its edge)
 TOO_SMALL = "too small"  # shorter than the smallest digit the segmentation takes (``limit``)
-TOO_WIDE = "too wide"  # over 1.8 times as wide as tall: a dash, or digits run together
+TOO_WIDE = "too wide"  # over 1.8 times as wide as tall, with no gap to cut at: a dash, or touching digits
 PAPER_EDGE = "paper edge"  # a thin upright part with the table on one side
 RULING = "ruling"  # a piece of a vertical ruled line (a margin)
 SMALLER_THAN_WRITING = "smaller than the writing"  # under half the writing's typical height (``limit``)
@@ -86,7 +86,6 @@ def why_empty(rejections: Sequence[Rejection]) -> str:
         return (f"ink found but every mark too small (tallest {tallest} px, smallest digit height "
                 f"{rejections[0].limit:.0f} px)")
     if all(r.reason == TOO_WIDE for r in rejections):
-        return ("ink found but every mark too wide for one digit (a dash, or digits written too small or too close "
-                "to stay apart)")
+        return "ink found but every mark too wide for one digit (a dash, or digits that touch each other)"
     counts = Counter(r.reason for r in rejections).most_common()
     return "ink found but no digit: " + ", ".join(f"{n} {_SHORT.get(reason, reason)}" for reason, n in counts)

@@ -24,11 +24,14 @@ import cv2
 import numpy as np
 
 from device.recognition import rejections as why
+from device.recognition.cuts import column_runs
 from device.recognition.frames import frame_to_uint8
 from device.recognition.ink import InkImages, ink_images, outside_sheet, table_mask
+from device.recognition.placement import analysed_image
 from device.recognition.preprocess import to_gray
 from device.recognition.rejections import Rejection
 from device.recognition.segment_params import DEFAULT_PARAMS, SegmentParams
+from device.recognition.separators import find_separators
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -54,6 +57,7 @@ class Segment:
     box: Box  # x, y, w, h of the ink in the frame
     line: int  # line of text, 0 = top
     crop: np.ndarray  # uint8 grayscale, dark ink on white, only this digit's ink, with a margin
+    separator_before: str = ""  # "." "," or "-" written between the previous digit of its line and this one
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,6 +74,8 @@ class _Part:
     labels: list[int]
     area: int = 0  # ink pixels
     on_table: bool = False  # lies where the paper looks like the table (or a sharp, dark shadow)
+    columns: tuple[int, int] | None = None  # full-res x-range of its ink, when a wide part was split (see below)
+    separator_before: str = ""  # a separator written just before this digit ("." in 18.014), see separators.py
 
     @property
     def height(self) -> int:
@@ -80,11 +86,18 @@ class _Part:
         return self.x1 - self.x0
 
     def absorb(self, other: _Part) -> None:
+        if self.columns is not None or other.columns is not None:
+            (a0, a1), (b0, b1) = self.full_columns(), other.full_columns()
+            self.columns = (min(a0, b0), max(a1, b1))
         self.x0, self.y0 = min(self.x0, other.x0), min(self.y0, other.y0)
         self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
         self.labels.extend(other.labels)
         self.area += other.area
         self.on_table = self.on_table and other.on_table
+
+    def full_columns(self) -> tuple[int, int]:
+        """The full-resolution x-range its ink may take: its own range when split, else its box's."""
+        return self.columns if self.columns is not None else (2 * self.x0, 2 * self.x1)
 
 
 def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
@@ -274,6 +287,28 @@ def _drop_edge_slivers(
     return [p for p in parts if id(p) not in slivers]
 
 
+def _split_wide(part: _Part, labels_half: np.ndarray, ink: InkImages, params: SegmentParams) -> list[_Part]:
+    """A part wider than ``split_aspect`` times its height, cut at empty columns of its certain ink (``cuts.py``).
+
+    Each piece shares the part's labels and is limited to its own columns; the usual filters then judge it.
+    """
+    if part.width <= params.split_aspect * part.height:
+        return [part]
+    h, w = ink.strong.shape
+    fy0, fy1, fx0, fx1 = 2 * part.y0, min(h, 2 * part.y1), 2 * part.x0, min(w, 2 * part.x1)
+    own_half = np.isin(labels_half[part.y0 : part.y1, part.x0 : part.x1], part.labels).astype(np.uint8)
+    own = cv2.resize(own_half, (own_half.shape[1] * 2, own_half.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    certain = (ink.strong[fy0:fy1, fx0:fx1] > 0) & (own[: fy1 - fy0, : fx1 - fx0] > 0)
+    runs = column_runs(certain)
+    if len(runs) < 2:
+        return [part]
+    return [
+        _Part((fx0 + a) // 2, (fy0 + r0) // 2, (fx0 + b + 1) // 2, (fy0 + r1 + 2) // 2, list(part.labels),
+              max(1, area // 4), part.on_table, columns=(fx0 + a, fx0 + b))
+        for a, b, r0, r1, area in runs
+    ]
+
+
 def _weighted_median(values: list[int], weights: list[int]) -> float:
     """The value below which half of the total weight lies (0 for no values)."""
     if not values:
@@ -340,6 +375,7 @@ def find_digit_parts(
                 reject(p.x0, p.y0, p.width, p.height, why.BESIDE_BORDER)
     parts = kept_parts
     lines = [_merge_overlapping(line, params) for line in _group_lines(_merge_stacked(parts, params))]
+    lines = [[piece for p in line for piece in _split_wide(p, labels, ink, params)] for line in lines]
 
     def digit_shaped(p: _Part) -> bool:
         return (
@@ -361,6 +397,10 @@ def find_digit_parts(
     digits_per_line = [kept for line in digits_per_line if (kept := _writing_on_the_table(line, typical, params))]
     chosen = {id(p) for line in digits_per_line for p in line}
     leftovers = [p for line in lines for p in line if id(p) not in chosen]
+    separators = find_separators(digits_per_line, leftovers)
+    for found in separators:  # a point, comma or dash between two digits: kept out of the digits
+        digits_per_line[found.line][found.before].separator_before = found.char
+    leftovers = [p for i, p in enumerate(leftovers) if i not in {f.mark for f in separators}]
     dropped = _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)
     if rejections is not None:
         for p in dropped:
@@ -408,6 +448,9 @@ def _digit_crop(
     short_y, short_x = (y1 - y0) - own.shape[0], (x1 - x0) - own.shape[1]
     if short_y or short_x:
         own = cv2.copyMakeBorder(own, 0, short_y, 0, short_x, cv2.BORDER_CONSTANT, value=0)
+    if part.columns is not None:  # a piece of a wide part: only its own columns
+        own[:, : max(0, part.columns[0] - x0)] = 0
+        own[:, max(0, part.columns[1] - x0) :] = 0
     own = cv2.bitwise_and(own * 255, ink.weak[y0:y1, x0:x1])
     ys, xs = np.nonzero(own)
     if ys.size == 0:
@@ -433,35 +476,21 @@ def segment(
         return []
     if gray.ndim != 2 or min(gray.shape) < 16:
         return []
-    scale = 1.0
-    if max(gray.shape) > params.max_side:
-        scale = params.max_side / max(gray.shape)
-        gray = cv2.resize(
-            gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)), interpolation=cv2.INTER_AREA
-        )
-    ink = ink_images(gray, params)
+    analysed, placement = analysed_image(gray, params)  # large frames reduced, cut-outs placed in a frame
+    ink = ink_images(analysed, params)
     dropped: list[Rejection] | None = [] if rejections is not None else None
     labels_half, lines = find_digit_parts(ink, params, dropped)
     if rejections is not None and dropped:
-        to_frame = 2.0 / scale  # half resolution of the (possibly reduced) gray image -> frame pixels
-        rejections.extend(
-            replace(r, box=tuple(round(v * to_frame) for v in r.box),
-                    limit=None if r.limit is None else r.limit * to_frame)
+        rejections.extend(  # half resolution of the analysed image -> frame pixels
+            replace(r, box=placement.to_frame(tuple(2 * v for v in r.box)),
+                    limit=None if r.limit is None else placement.length_to_frame(2 * r.limit))
             for r in dropped
         )
     segments: list[Segment] = []
     for line_index, line in enumerate(lines):
         for part in line:
             found = _digit_crop(ink, labels_half, part, params)
-            if found is None:
-                continue
-            crop, box = found
-            if scale != 1.0:
-                box = (
-                    round(box[0] / scale),
-                    round(box[1] / scale),
-                    round(box[2] / scale),
-                    round(box[3] / scale),
-                )
-            segments.append(Segment(box=box, line=line_index, crop=crop))
+            if found is not None:
+                crop, box = found
+                segments.append(Segment(placement.to_frame(box), line_index, crop, part.separator_before))
     return segments

@@ -25,6 +25,7 @@ class SegmentParams:
     max_height: float = 0.6  # ... and at most this fraction of the frame height
     max_width: float = 0.5  # ... and at most this fraction of the frame width
     max_aspect: float = 5.0  # width / height above this: a dash or a ruling; touching digits are cut (split.py)
+    split_aspect: float = 1.0  # parts wider than this times their height are cut at empty columns of certain ink
     min_relative_height: float = 0.5  # parts shorter than this fraction of the writing's typical height: noise
     max_relative_height: float = 1.7  # ... taller than this multiple: a paper edge, a fold, a hand
     table_level: float = 0.38  # paper darker than this fraction of the bright paper: the table, not paper
@@ -45,6 +46,9 @@ class SegmentParams:
     fragment_gap: float = 0.2  # ... and at most this far from a digit (same unit) belong to it
     crop_margin: float = 0.15  # crops get this fraction of the digit's size as margin
     max_side: int = 1024  # larger frames are analysed at this size (boxes are mapped back)
+    cutout_width: int = 320  # an image narrower than this ...
+    cutout_height: int = 240  # ... and lower than this is a cut-out (a scan of a number), not a camera frame:
+    cutout_text_height: int = 100  # ... it is analysed scaled to this height in a 640x480 frame of its paper
 
 
 DEFAULT_PARAMS = SegmentParams()

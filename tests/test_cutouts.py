@@ -1,0 +1,65 @@
+"""Cut-outs (a scanned amount field, a crop of a number) are read as a camera would see them; boxes come back."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from device import Recognizer
+from device.recognition.placement import Placement, analysed_image, place_cutout
+from device.recognition.recognizer import reading_string
+from device.recognition.segment import DEFAULT_PARAMS
+
+
+def tight_crop(mnist: dict[str, np.ndarray], indices: list[int], height: int = 40) -> tuple[np.ndarray, list]:
+    """MNIST test digits filling a crop ``height`` px high, 2 px from its top and bottom, and their boxes."""
+    digits, boxes, x = [], [], 3
+    for k in indices:
+        d = mnist["x_test"][k]
+        ys, xs = np.nonzero(d > 40)
+        d = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        w = max(1, round(d.shape[1] * (height - 4) / d.shape[0]))
+        digits.append(cv2.resize(d, (w, height - 4), interpolation=cv2.INTER_AREA))
+        boxes.append((x, 2, w, height - 4))
+        x += w + 5
+    crop = np.full((height, x + 1), 225, np.uint8)
+    for d, (bx, by, bw, bh) in zip(digits, boxes, strict=True):
+        region = crop[by : by + bh, bx : bx + bw].astype(np.float32)
+        crop[by : by + bh, bx : bx + bw] = np.clip(region * (1 - 0.85 * d / 255.0), 0, 255).astype(np.uint8)
+    return crop, boxes
+
+
+@pytest.mark.parametrize("height", [34, 60, 100])
+def test_a_tight_crop_of_a_number_is_read_and_its_boxes_are_in_its_pixels(mnist_small, height):
+    indices = [3, 5, 8, 11]
+    crop, boxes = tight_crop(mnist_small, indices, height)
+    found = Recognizer().read(cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR))
+    assert reading_string(found) == "".join(str(int(mnist_small["y_test"][k])) for k in indices)
+    for detection, (x, y, w, h) in zip(found, boxes, strict=True):
+        fx, fy, fw, fh = detection.box
+        assert abs(fx - x) <= 2 + w // 8 and abs(fw - w) <= 2 + w // 4
+        assert abs(fy - y) <= 2 + h // 8 and abs(fh - h) <= 2 + h // 8
+
+
+def test_only_images_smaller_than_a_camera_frame_are_placed():
+    params = DEFAULT_PARAMS
+    frame = np.full((480, 640), 200, np.uint8)
+    same, placement = analysed_image(frame, params)
+    assert same is frame and placement == Placement()
+    assert analysed_image(np.full((239, 330), 200, np.uint8), params)[0].shape == (239, 330)  # wide enough
+    large, placement = analysed_image(np.full((1500, 2000), 200, np.uint8), params)
+    assert large.shape == (768, 1024) and placement.scale == pytest.approx(0.512)
+    placed, placement = analysed_image(np.full((50, 150), 200, np.uint8), params)
+    assert placed.shape == (480, 640) and placement.scale == 2.0
+
+
+def test_placement_maps_boxes_back_into_the_cutout():
+    crop = np.full((40, 120), 220, np.uint8)
+    crop[10:30, 50:60] = 0
+    canvas, placement = place_cutout(crop, 100)
+    ys, xs = np.nonzero(canvas < 100)
+    box = (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+    assert placement.to_frame(box) == (50, 10, 10, 20)
+    assert placement.to_frame((0, 0, 640, 480)) == (0, 0, 120, 40)  # clipped to the cut-out
+    assert canvas[0, 0] == 220 and canvas[240, 0] == 220  # its edges repeated outwards
