@@ -62,14 +62,25 @@ def _reading_options() -> argparse.ArgumentParser:
     reading = argparse.ArgumentParser(add_help=False, parents=[_model_options()])
     reading.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
                          help="drop detections less sure than this (0-1, default %(default)s)")
+    _add_split_wide(reading)
     return reading
 
 
+def _add_split_wide(parser: Any) -> None:
+    parser.add_argument("--split-wide-digits", action="store_true",
+                        help="also try digits wider than the rest of their line as two touching digits (more real "
+                             "numbers read right, a few well-spaced ones cut wrongly)")
+
+
 def read_options(args: argparse.Namespace) -> ReadOptions:
-    """The ReadOptions the flags ask for (``--min-confidence`` where the subcommand has it)."""
+    """The ReadOptions the flags ask for (``--min-confidence`` and ``--split-wide-digits`` where the subcommand
+    has them)."""
+    extra: dict[str, Any] = {}
     if "min_confidence" in args:
-        return ReadOptions(model=args.model, num_threads=args.threads, min_confidence=args.min_confidence)
-    return ReadOptions(model=args.model, num_threads=args.threads)
+        extra["min_confidence"] = args.min_confidence
+    if getattr(args, "split_wide_digits", False):
+        extra["split_wide_digits"] = True
+    return ReadOptions(model=args.model, num_threads=args.threads, **extra)
 
 
 def load_recognizer(args: argparse.Namespace) -> Any:
@@ -337,6 +348,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     strings.add_argument("--json", action="store_true", help="print the figures as JSON")
     strings.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
                          help="drop detections less sure than this (0-1, default %(default)s)")
+    _add_split_wide(strings)
     return parser
 
 

@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 
 from device.common.shapes import NUM_CLASSES
+from device.recognition import touching
 from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
-from device.recognition.rejections import LOW_CONFIDENCE, Rejection, why_empty
+from device.recognition.rejections import LOW_CONFIDENCE, TOO_WIDE, Rejection, why_empty
 from device.recognition.runtime import TFLiteModel
-from device.recognition.segment import SegmentParams, segment
+from device.recognition.segment import Segment, SegmentParams, segment
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -166,9 +167,15 @@ class Recognizer:
         threshold = self.min_confidence if min_confidence is None else float(min_confidence)
         start = time.perf_counter()
         frame = frame_to_uint8(frame)  # ValueError for what is not numbers; the rules: recognition/frames.py
-        segments = segment(frame, self.options.segment, rejections)
+        wide: list[Segment] = []  # marks too wide for one digit: touching digits are cut (touching.py)
+        segments = segment(frame, self.options.segment, rejections, wide)
+        # Digits wider than the rest of their line: perhaps two touching (ReadOptions.split_wide_digits).
+        widish = touching.perhaps_two(segments) if self.options.split_wide_digits else []
+        marks = wide + [segments[i] for i in widish]
+        plans = [touching.plan(m.crop, m.box) for m in marks]
+        crops = [s.crop for s in segments] + [piece for options in plans for o in options for piece in o.pieces]
         segmented = time.perf_counter()
-        batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
+        batch = prepare_crops(crops, ink="dark") if crops else None
         prepared = time.perf_counter()
         probabilities = self.model.predict(batch) if batch is not None else np.zeros((0, NUM_CLASSES))
         inferred = time.perf_counter()
@@ -177,18 +184,53 @@ class Recognizer:
             timings["preprocess"] = timings.get("preprocess", 0.0) + prepared - segmented
             timings["inference"] = timings.get("inference", 0.0) + inferred - prepared
 
+        # The cuttings: a wide mark is cut when the pieces are read surely enough, a digit wider than the rest
+        # of its line only when its pieces are read more surely than the whole (by touching.SPLIT_MARGIN).
+        cut: list[list[touching.PieceReading] | None] = []
+        first = len(segments)
+        for j, (mark, options) in enumerate(zip(marks, plans, strict=True)):
+            count = sum(len(o.pieces) for o in options)
+            bar = threshold if j < len(wide) else max(
+                threshold, float(probabilities[widish[j - len(wide)]].max()) + touching.SPLIT_MARGIN)
+            cut.append(touching.best_reading(mark.crop, mark.box, options, probabilities[first : first + count], bar))
+            first += count
+        cut_digits = {i: pieces for i, pieces in zip(widish, cut[len(wide) :], strict=True) if pieces is not None}
+
         detections = []
-        for seg, probs in zip(segments, probabilities, strict=True):
+        for k, (seg, probs) in enumerate(zip(segments, probabilities[: len(segments)], strict=True)):
+            if k in cut_digits:
+                detections.extend(_piece_detections(cut_digits[k], seg))
+                continue
             digit = int(np.argmax(probs))
             confidence = float(probs[digit])
             if confidence >= threshold:
                 detections.append(Detection(seg.box, digit, confidence, seg.line, seg.separator_before))
             elif rejections is not None:
                 rejections.append(Rejection(seg.box, LOW_CONFIDENCE, threshold, digit, confidence))
+        for mark, pieces in zip(wide, cut[: len(wide)], strict=True):
+            if pieces is None:
+                if rejections is not None:
+                    rejections.append(Rejection(mark.box, TOO_WIDE))
+                continue
+            for detection in _piece_detections(pieces, mark):
+                _insert_in_order(detections, detection)
         return _renumber_lines(detections)
 
     def __repr__(self) -> str:
         return f"Recognizer({self.model!r}, min_confidence={self.min_confidence})"
+
+
+def _piece_detections(pieces: list[touching.PieceReading], mark: Segment) -> list[Detection]:
+    """The digits a cut mark was read as; the first takes the separator written before the mark."""
+    return [Detection(p.box, p.digit, p.confidence, mark.line, mark.separator_before if p.first else "")
+            for p in pieces]
+
+
+def _insert_in_order(detections: list[Detection], new: Detection) -> None:
+    """Insert ``new`` where it reads: after the digits of earlier lines and those left of it in its line."""
+    index = next((i for i, d in enumerate(detections)
+                  if d.line > new.line or (d.line == new.line and d.box[0] > new.box[0])), len(detections))
+    detections.insert(index, new)
 
 
 def _renumber_lines(detections: list[Detection]) -> list[Detection]:

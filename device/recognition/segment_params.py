@@ -26,6 +26,7 @@ class SegmentParams:
     max_width: float = 0.5  # ... and at most this fraction of the frame width
     max_aspect: float = 1.8  # width / height above this: a dash or a line remnant, not one digit
     split_aspect: float = 1.0  # parts wider than this times their height are cut at empty columns of certain ink
+    wide_max_aspect: float = 5.0  # marks up to this much wider than tall may be touching digits (touching.py)
     min_relative_height: float = 0.5  # parts shorter than this fraction of the writing's typical height: noise
     max_relative_height: float = 1.7  # ... taller than this multiple: a paper edge, a fold, a hand
     table_level: float = 0.38  # paper darker than this fraction of the bright paper: the table, not paper
