@@ -8,7 +8,13 @@ Steps 1-3 (flatten the light, remove ruled lines, threshold with hysteresis) are
    merge into one digit. Specks, dots, dashes, things touching the frame's border (paper edges,
    cut-off digits), pieces of a margin or grid line that survived step 2 (in line with the ruling
    and no darker than it) and anything far too large or too small for its line are dropped; a thin
-   "1" is kept because size is judged by height, not area.
+   "1" is kept because size is judged by height, not area. A part wider than tall is first cut where
+   a full-resolution column holds none of its certain ink (``cuts``: small digits run together); a
+   point, comma or dash between two digits becomes their separator (``separators``); a mark too wide
+   for one digit but as tall as the writing is handed on for cutting (``wide``, ``touching``).
+
+Before all this, large frames are reduced and cut-outs smaller than a camera frame are placed in one
+(``placement``); boxes are mapped back to the frame's pixels.
 
 Each digit comes with a crop of the flattened image in which everything that is not that digit's
 ink is paper-white, so ``device.recognition.preprocess.normalize_digits(crops, ink="dark")`` sees one clean
