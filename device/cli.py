@@ -67,9 +67,10 @@ def _reading_options() -> argparse.ArgumentParser:
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
     """The ReadOptions the flags ask for (``--min-confidence`` where the subcommand has it)."""
+    extra: dict[str, Any] = {}
     if "min_confidence" in args:
-        return ReadOptions(model=args.model, num_threads=args.threads, min_confidence=args.min_confidence)
-    return ReadOptions(model=args.model, num_threads=args.threads)
+        extra["min_confidence"] = args.min_confidence
+    return ReadOptions(model=args.model, num_threads=args.threads, **extra)
 
 
 def load_recognizer(args: argparse.Namespace) -> Any:

@@ -61,8 +61,15 @@ row "MNIST test, Keras source, converted again"
 row "USPS, int8"
 "$py" -m device eval --npz "$usps"
 
-# Row 4, "whole numbers on real cheque scans (ORAND-CAR)": no command in the repository measures this yet.
-row "ORAND-CAR whole numbers: not measured yet (no command)"
+# Row 4, "whole numbers on real cheque scans (ORAND-CAR)": the development half, as scanned and framed (skipped
+# when the research data is not beside the clone).
+orand=../shared/data/orand_car_a_dev
+if [ -f "$orand/labels.csv" ]; then
+  row "ORAND-CAR whole numbers, as scanned"; "$py" -m device eval --strings "$orand"
+  row "ORAND-CAR whole numbers, framed"; "$py" -m device eval --strings "$orand" --framed
+else
+  row "ORAND-CAR whole numbers: $orand not here, skipped"
+fi
 
 # Rows 5 to 9, "scenes, seed 2024", "9090", "6060", "7070" and "4048": generated camera-like scenes of MNIST
 # test digits.

@@ -8,7 +8,13 @@ Steps 1-3 (flatten the light, remove ruled lines, threshold with hysteresis) are
    merge into one digit. Specks, dots, dashes, things touching the frame's border (paper edges,
    cut-off digits), pieces of a margin or grid line that survived step 2 (in line with the ruling
    and no darker than it) and anything far too large or too small for its line are dropped; a thin
-   "1" is kept because size is judged by height, not area.
+   "1" is kept because size is judged by height, not area. A part wider than tall is first cut where
+   a full-resolution column holds none of its certain ink (``cuts``: small digits run together); a
+   point, comma or dash between two digits becomes their separator (``separators``); a mark too wide
+   for one digit (up to ``max_aspect``) is kept whole, for ``split`` to cut in ``Recognizer.read``.
+
+Before all this, large frames are reduced and cut-outs smaller than a camera frame are placed in one
+(``placement``); boxes are mapped back to the frame's pixels.
 
 Each digit comes with a crop of the flattened image in which everything that is not that digit's
 ink is paper-white, so ``device.recognition.preprocess.normalize_digits(crops, ink="dark")`` sees one clean
@@ -25,6 +31,7 @@ import numpy as np
 
 from device.recognition import rejections as why
 from device.recognition.cuts import column_runs
+from device.recognition.edges import continues_a_column, drop_edge_slivers, on_paper_edge
 from device.recognition.frames import frame_to_uint8
 from device.recognition.ink import InkImages, ink_images, outside_sheet, table_mask
 from device.recognition.placement import analysed_image
@@ -168,54 +175,6 @@ def _merge_overlapping(line: list[_Part], params: SegmentParams) -> list[_Part]:
     return merged
 
 
-def _on_paper_edge(part: _Part, gray_small: np.ndarray, params: SegmentParams) -> bool:
-    """A thin upright part with much darker surroundings on one side than the other: the sheet's edge.
-
-    A pen stroke has paper on both sides; the edge of the sheet has paper on one side and the
-    table on the other. Judged on the raw brightness (quarter resolution) a little left and right.
-    """
-    if part.width * 3 > part.height:
-        return False
-    qw = gray_small.shape[1]
-    rows = slice(part.y0 // 2, max(part.y0 // 2 + 1, part.y1 // 2))
-    x0, x1 = part.x0 // 2, (part.x1 + 1) // 2
-    # The brightest of a few columns on each side, row by row: a neighbouring digit's strokes leave
-    # paper between them, the table does not.
-    left_band = gray_small[rows, max(0, x0 - 5) : max(1, x0 - 1)]
-    right_band = gray_small[rows, min(qw - 1, x1 + 1) : min(qw, x1 + 5)]
-    if left_band.size == 0 or right_band.size == 0:
-        return False
-    left = float(np.median(left_band.max(axis=1)))
-    right = float(np.median(right_band.max(axis=1)))
-    return min(left, right) < params.edge_step * max(left, right, 1.0)
-
-
-def _continues_a_column(part: _Part, ink: InkImages, params: SegmentParams) -> bool:
-    """A thin upright part in line with a vertical ruling just above or below it, and no darker: a piece of it.
-
-    Where a margin or grid line meets the sheet's edge or a shadow, a piece of it can survive the
-    ruling removal and look like a "1". A "1" written on the line is much darker than the line.
-    """
-    if part.width * 3 > part.height:
-        return False
-    columns = ink.columns_small
-    qh, qw = columns.shape
-    x0, x1 = max(0, part.x0 // 2 - 1), min(qw, (part.x1 + 1) // 2 + 1)
-    y0, y1, reach = part.y0 // 2, (part.y1 + 1) // 2, max(2, part.height // 2)
-    box = (slice(2 * part.y0, 2 * part.y1), slice(2 * part.x0, 2 * part.x1))
-    ink_darkness = ink.darkness[box][ink.weak[box] > 0]
-    if ink_darkness.size == 0:
-        return False
-    own = float(np.median(ink_darkness))
-    for rows in (columns[max(0, y0 - reach) : y0, x0:x1], columns[y1 : min(qh, y1 + reach), x0:x1]):
-        if rows.shape[0] < 2 or rows.shape[1] == 0:
-            continue
-        line = rows.max(axis=1)
-        if np.mean(line >= params.column_darkness) >= 0.6 and own <= params.column_ink_ratio * float(np.median(line)):
-            return True
-    return False
-
-
 def _writing_on_the_table(line: list[_Part], typical: float, params: SegmentParams) -> list[_Part]:
     """Keep a part that lies on what looks like the table only as part of writing that continues on the paper.
 
@@ -264,27 +223,6 @@ def _attach_fragments(
         else:
             dropped.append(frag)
     return dropped
-
-
-def _drop_edge_slivers(
-    parts: list[_Part], labels: np.ndarray, edge_labels: list[int], params: SegmentParams
-) -> list[_Part]:
-    """Drop thin parts right beside something large that touches the frame's border.
-
-    The table or the sheet's edge runs off the frame; where the light's estimate changes along it,
-    thin strips of it break off as separate components that look like a "1".
-    """
-    thin = [p for p in parts if max(p.width, p.height) >= 3 * min(p.width, p.height)]
-    if not edge_labels or not thin:
-        return parts
-    reach = params.sliver_reach
-    zone = cv2.dilate(np.isin(labels, edge_labels).astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8))
-    slivers = {
-        id(p)
-        for p in thin
-        if np.any(zone[p.y0 : p.y1, p.x0 : p.x1][np.isin(labels[p.y0 : p.y1, p.x0 : p.x1], p.labels)])
-    }
-    return [p for p in parts if id(p) not in slivers]
 
 
 def _split_wide(part: _Part, labels_half: np.ndarray, ink: InkImages, params: SegmentParams) -> list[_Part]:
@@ -367,7 +305,7 @@ def find_digit_parts(
         on_table = bool(table[(y + bh // 2) // 2, (x + bw // 2) // 2])
         parts.append(_Part(x, y, x + bw, y + bh, [int(i)], area, on_table))
 
-    kept_parts = _drop_edge_slivers(parts, labels, edge_labels, params)
+    kept_parts = drop_edge_slivers(parts, labels, edge_labels, params)
     if rejections is not None and len(kept_parts) < len(parts):
         kept_ids = {id(p) for p in kept_parts}
         for p in parts:
@@ -381,19 +319,21 @@ def find_digit_parts(
         return (
             p.height >= min_h
             and p.width <= params.max_aspect * p.height
-            and not _on_paper_edge(p, ink.gray_small, params)
-            and not _continues_a_column(p, ink, params)
+            and not on_paper_edge(p, ink.gray_small, params)
+            and not continues_a_column(p, ink, params)
         )
 
     # The writing's size: the typical height of the digit-shaped parts in the line with the most
     # ink on the paper. Specks, even many in a row, stray fragments and the table do not count.
     shaped = [[p for p in line if digit_shaped(p)] for line in lines]
+    digit_like = {id(p) for line in shaped for p in line}
     on_paper = [[p for p in line if not p.on_table] for line in shaped]
     candidates = on_paper if any(on_paper) else shaped
     reference = max(candidates, key=lambda ln: sum(p.area for p in ln), default=[])
     typical = _weighted_median([p.height for p in reference], [p.area for p in reference])
     low, high = params.min_relative_height * typical, params.max_relative_height * typical
-    digits_per_line = [kept for line in shaped if (kept := [p for p in line if low <= p.height <= high])]
+    in_size = [[p for p in line if id(p) in digit_like and low <= p.height <= high] for line in lines]
+    digits_per_line = [line for line in in_size if line]
     digits_per_line = [kept for line in digits_per_line if (kept := _writing_on_the_table(line, typical, params))]
     chosen = {id(p) for line in digits_per_line for p in line}
     leftovers = [p for line in lines for p in line if id(p) not in chosen]
@@ -417,9 +357,9 @@ def _why_dropped(
         return why.TOO_SMALL, min_h
     if p.width > params.max_aspect * p.height:
         return why.TOO_WIDE, None
-    if _on_paper_edge(p, ink.gray_small, params):
+    if on_paper_edge(p, ink.gray_small, params):
         return why.PAPER_EDGE, None
-    if _continues_a_column(p, ink, params):
+    if continues_a_column(p, ink, params):
         return why.RULING, None
     if p.height < low:
         return why.SMALLER_THAN_WRITING, low
@@ -462,13 +402,16 @@ def _digit_crop(
 
 
 def segment(
-    frame: np.ndarray, params: SegmentParams = DEFAULT_PARAMS, rejections: list[Rejection] | None = None
+    frame: np.ndarray,
+    params: SegmentParams = DEFAULT_PARAMS,
+    rejections: list[Rejection] | None = None,
 ) -> list[Segment]:
     """Digits of a frame (HxW gray or HxWx3 BGR, uint8), reading order: lines top to bottom, left to right.
 
     Other dtypes are converted as ``device.recognition.frames`` says; a frame it cannot read gives no digits.
 
     ``rejections``, when given, receives the ink that was found but dropped, and why (boxes in frame pixels).
+    Marks wider than one digit (up to ``max_aspect``) are kept: ``device.recognition.split`` cuts touching digits.
     """
     try:
         gray = to_gray(frame_to_uint8(frame))
@@ -490,7 +433,8 @@ def segment(
     for line_index, line in enumerate(lines):
         for part in line:
             found = _digit_crop(ink, labels_half, part, params)
-            if found is not None:
-                crop, box = found
-                segments.append(Segment(placement.to_frame(box), line_index, crop, part.separator_before))
+            if found is None:
+                continue
+            crop, box = found
+            segments.append(Segment(placement.to_frame(box), line_index, crop, part.separator_before))
     return segments
