@@ -5,7 +5,7 @@ into the next digit), and then segmentation finds one wide mark. For such a mark
 
 1. **Candidate cuts**: columns where little ink crosses (minima of the ink's column profile, smoothed), at
    most ``MAX_CUTS`` of them, apart; from each, a cut path from top to bottom that crosses as little ink as
-   it can (``cut_path``), so the cut follows the gap between two digits instead of slicing one.
+   it can (``cut_paths``), so the cut follows the gap between two digits instead of slicing one.
 2. **Search over groupings**: every run of pieces between two cuts whose width suits a digit is classified
    (one batched inference for the whole mark); dynamic programming picks the sequence of runs with the best
    total score: the log of each run's confidence, a prior on its width for the digit read (a ``1`` is narrow,
@@ -118,31 +118,41 @@ def _piece_crop(crop: np.ndarray, own: np.ndarray, margin: int) -> np.ndarray:
     return np.where(keep, crop[:, x0:x1], np.uint8(255))
 
 
-def cut_path(ink: np.ndarray, column: int, band: int) -> np.ndarray:
-    """The x of a cut from the top row to the bottom row near ``column``: crossing as little ink as it can.
+def cut_paths(ink: np.ndarray, columns: list[int], band: int) -> list[np.ndarray]:
+    """For each column, the x of a cut from the top row to the bottom row near it, crossing as little ink as it can.
 
-    Dynamic programming over rows, one column left or right per row at most, never further than ``band``
-    from ``column``: it follows the gap between two touching digits where a straight cut would slice one.
+    Dynamic programming over rows, one column left or right per row at most, never further than ``band`` from
+    its column: it follows the gap between two touching digits where a straight cut would slice one. All the
+    columns' paths are found together, a row at a time.
     """
     h, w = ink.shape
-    lo, hi = max(0, column - band), min(w, column + band + 1)
-    cost = ink[:, lo:hi].astype(np.float32) * 10.0
-    cost += np.abs(np.arange(lo, hi, dtype=np.float32) - column)[None, :] * (PATH_STRAYING / max(1, band))
+    if not columns:
+        return []
+    if band <= 0:
+        return [np.full(h, c, np.int64) for c in columns]
+    offsets = np.arange(-band, band + 1)
+    xs = np.asarray(columns)[:, None] + offsets[None, :]  # (paths, 2 * band + 1)
+    inside = (xs >= 0) & (xs < w)
+    cost = np.where(inside[None], ink[:, np.clip(xs, 0, w - 1)] * 10.0, np.inf).astype(np.float32)  # (h, paths, k)
+    cost += (np.abs(offsets) * (PATH_STRAYING / band)).astype(np.float32)[None, None, :]
     total = cost[0].copy()
-    moves = np.zeros((h, hi - lo), np.int8)
+    moves = np.zeros(cost.shape, np.int8)
+    pad = np.full((len(columns), 1), np.inf, np.float32)
     for y in range(1, h):
-        left = np.concatenate([[np.inf], total[:-1]])
-        right = np.concatenate([total[1:], [np.inf]])
-        stacked = np.stack([left, total, right])
+        stacked = np.stack([np.concatenate([pad, total[:, :-1]], axis=1), total,
+                            np.concatenate([total[:, 1:], pad], axis=1)])
         choice = stacked.argmin(axis=0)
-        total = stacked[choice, np.arange(hi - lo)] + cost[y]
-        moves[y] = choice.astype(np.int8) - 1
-    path = np.empty(h, np.int64)
-    x = int(total.argmin())
-    for y in range(h - 1, -1, -1):
-        path[y] = x
-        x += moves[y, x] if y else 0
-    return path + lo
+        total = np.take_along_axis(stacked, choice[None], axis=0)[0] + cost[y]
+        moves[y] = choice - 1
+    paths = []
+    for p in range(len(columns)):
+        path = np.empty(h, np.int64)
+        k = int(total[p].argmin())
+        for y in range(h - 1, -1, -1):
+            path[y] = xs[p, k]
+            k += int(moves[y, p, k]) if y else 0
+        paths.append(path)
+    return paths
 
 
 def split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Piece]:
@@ -177,7 +187,7 @@ def _split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Pie
     band = round(BAND * height)
     columns = cut_candidates(crop, height)
     paths = [np.full(h, int(cols[0]), np.int64)]
-    paths += [cut_path(ink, c, band) if band else np.full(h, c, np.int64) for c in columns]
+    paths += cut_paths(ink, columns, band)
     paths.append(np.full(h, int(cols[-1]) + 1, np.int64))
     cuts = [int(cols[0]), *columns, int(cols[-1]) + 1]
     xs = np.arange(w)[None, :]
