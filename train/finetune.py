@@ -1,0 +1,95 @@
+"""The personal fine-tuning loop: a trained model, a few hundred of a user's digits, MNIST replay.
+
+``finetune`` trains in short rounds of ``check_every`` steps on batches from ``train.personal.mixed_batches``
+(a fixed share of the user's digits in every batch) and looks at the held-out part of the user's digits after
+each round: it keeps the weights with the lowest held-out loss and stops when ``patience`` rounds bring nothing
+better. The optimizer is fresh and its learning rate constant: a fine-tune is too short for a schedule to
+matter, and early stopping chooses where it ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from device.data.digitsets import DigitSet
+from device.recognition.preprocess import prepare_mnist
+from train.personal import PersonalRecipe, mixed_batches
+
+
+@dataclass
+class FinetuneResult:
+    steps: int  # steps trained
+    best_step: int  # the step whose weights were kept (0: the starting model)
+    seconds: float
+    history: list[tuple[int, float, float]] = field(default_factory=list)  # (step, held-out loss, accuracy)
+
+
+def predict_digits(model, images: np.ndarray) -> np.ndarray:
+    """(N, 10) probabilities of MNIST-style uint8 digits, through the device's preprocessing."""
+    if len(images) == 0:
+        return np.zeros((0, 10), np.float32)
+    return np.asarray(model.predict(prepare_mnist(images), batch_size=512, verbose=0))
+
+
+def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    picked = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return float(-np.log(picked).mean()), float((probs.argmax(axis=1) == labels).mean())
+
+
+def compile_for_finetune(model, recipe: PersonalRecipe) -> None:
+    """Freeze ``recipe.freeze`` layers and compile with a fresh Adam at the recipe's rate."""
+    import keras
+
+    for layer in model.layers:
+        layer.trainable = layer.name not in recipe.freeze
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def finetune(
+    model, own_train: DigitSet, own_held: DigitSet | None, mnist_train: DigitSet, recipe: PersonalRecipe,
+    seed: int = 0, on_round: Callable[[int, float | None, float | None], None] | None = None,
+    max_steps: int | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``model`` in place (see the module docstring); ``on_round(step, held loss, held accuracy)``
+    reports progress after each round. Without held-out digits it trains ``max_steps`` and keeps the last."""
+    compile_for_finetune(model, recipe)
+    rng = np.random.default_rng([seed, 16])
+    total = max_steps or recipe.max_steps
+    held = own_held if own_held is not None and len(own_held) else None
+    x_held = prepare_mnist(held.x) if held is not None else None
+    started = time.monotonic()
+    result = FinetuneResult(steps=0, best_step=0, seconds=0.0)
+    best_loss, best_weights, waited = np.inf, None, 0
+    if held is not None:
+        best_loss, acc = _loss_and_accuracy(np.asarray(model.predict(x_held, verbose=0)), held.y)
+        best_weights = model.get_weights()
+        result.history.append((0, best_loss, acc))
+    step = 0
+    while step < total:
+        steps = min(recipe.check_every, total - step)
+        x, y = mixed_batches(own_train.x, own_train.y, mnist_train.x, mnist_train.y, steps, recipe, rng)
+        model.fit(prepare_mnist(x), y, batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
+        step += steps
+        loss = acc = None
+        if held is not None:
+            loss, acc = _loss_and_accuracy(np.asarray(model.predict(x_held, verbose=0)), held.y)
+            result.history.append((step, loss, acc))
+            if loss < best_loss - 1e-4:
+                best_loss, best_weights, waited, result.best_step = loss, model.get_weights(), 0, step
+            else:
+                waited += 1
+        if on_round:
+            on_round(step, loss, acc)
+        if held is not None and waited >= recipe.patience:
+            break
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    else:
+        result.best_step = step
+    result.steps, result.seconds = step, time.monotonic() - started
+    return result
