@@ -14,6 +14,7 @@ test after. It prints one line per fine-tune and then the table of docs/RESULTS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import subprocess
@@ -27,8 +28,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from device.data.digitsets import DigitSet, load_digits  # noqa: E402
-from train.personal import PersonalRecipe, stable_split  # noqa: E402
+from device.data.digitsets import DigitSet, load_digits
+from train.personal import PersonalRecipe, stable_split
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -82,11 +83,9 @@ def parse_overrides(pairs: list[str]) -> PersonalRecipe:
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return f"{os.cpu_count()} cores, {cpu}"
 
 

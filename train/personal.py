@@ -107,7 +107,8 @@ def mixed_batches(
     for step in range(steps):
         slots = rng.permutation(batch)
         own_slots, mnist_slots = slots[:mine] + step * batch, slots[mine:] + step * batch
-        x[own_slots], y[own_slots] = own_imgs[step * mine:(step + 1) * mine], own_y[order[step * mine:(step + 1) * mine]]
+        mine_part = slice(step * mine, (step + 1) * mine)
+        x[own_slots], y[own_slots] = own_imgs[mine_part], own_y[order[mine_part]]
         part = slice(step * (batch - mine), (step + 1) * (batch - mine))
         x[mnist_slots], y[mnist_slots] = mnist_imgs[part], mnist_y[replay[part]]
     return x, y
