@@ -206,6 +206,18 @@ def each_mnist_style(images: Sequence[np.ndarray], labels: np.ndarray) -> DigitS
     return DigitSet(out, labels, style)
 
 
+def load_digits(path: str | Path, part: Part = "all") -> DigitSet:
+    """A labelled digit set (``.npz`` or a ``0/`` .. ``9/`` folder) as (N, 28, 28) uint8 MNIST-style digits."""
+    path = Path(path)
+    if path.is_dir():
+        images, labels = folder_digits(path)
+        return each_mnist_style(images, labels)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file or folder")
+    raw = npz_digits(path, part)
+    return as_mnist_style(raw.x, raw.y)
+
+
 # --------------------------------------------------------------------------------------------
 # MNIST files
 # --------------------------------------------------------------------------------------------
