@@ -144,11 +144,17 @@ def looks_blank(image: np.ndarray) -> bool:
     return int((np.asarray(image) > 96).sum()) < MIN_INK_PIXELS
 
 
+MAX_PIECES = 5  # a handwritten digit is one to three strokes; normalised noise or a photo is many specks
+
+
 def looks_unlike_a_digit(image: np.ndarray) -> bool:
-    """Not what the device makes of a crop: ink on the border, or ink over most of the square."""
+    """Not what the device makes of a digit: many separate pieces of ink, ink on the border, or ink over
+    most of the square (noise, a whole photo, a scrap of texture)."""
     x = np.asarray(image) > 96
     border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]]).mean()
-    return bool(border > 0.15 or x.mean() > 0.5)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(x.astype(np.uint8), connectivity=8)
+    pieces = int((stats[1:, cv2.CC_STAT_AREA] >= 2).sum())
+    return bool(pieces > MAX_PIECES or border > 0.15 or x.mean() > 0.5)
 
 
 def sanity_check(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, keys: Sequence[str]) -> SanityReport:
