@@ -76,6 +76,15 @@ def test_split_keeps_earlier_files_where_they_were_when_sheets_are_added() -> No
     assert stable_split(first, 0.2, seed=1).tolist() != held_first.tolist(), "the seed chooses the split"
 
 
+def test_folds_are_stable_too_and_cover_every_file() -> None:
+    from train.personal import stable_folds
+
+    keys = [f"{d}/{i:05d}.png" for d in range(10) for i in range(30)]
+    folds = stable_folds(keys, 5, seed=0)
+    assert sorted(set(folds.tolist())) == [0, 1, 2, 3, 4] and np.bincount(folds).min() > 30
+    assert stable_folds([*keys, "3/99999.png"], 5, seed=0)[:-1].tolist() == folds.tolist()
+
+
 def test_split_keeps_the_digits_of_one_image_together() -> None:
     keys = [str(i // 5) for i in range(500)]  # 100 images of 5 digits
     held = stable_split(keys, 0.3, seed=3).reshape(100, 5)
@@ -173,12 +182,13 @@ def test_walk_through_offline_personal_run_then_device_eval_folder(collected: Pa
     pytest.importorskip("keras", reason="training needs the [train] extra")
     out = tmp_path / "mine"
     done = run("-m", "train", "--init", "train/models/robust.keras", "--extra", str(collected),
-               "--data", str(SUBSET), "--steps", "2", "--out", str(out))
+               "--data", str(SUBSET), "--steps", "2", "--folds", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert "model agrees" in done.stdout and "step 2/2" in done.stdout
+    assert "model agrees" in done.stdout and "step 2/2" in done.stdout and "fold 2/2" in done.stdout
     assert "before" in done.stdout and "after" in done.stdout
     report = (out / "report.md").read_text()
     assert "# Personal fine-tune" in report and "95 % interval" in report and "| digit | held out |" in report
+    assert "2-fold cross-validation" in report
     assert (out / "model.keras").is_file()
     again = run("-m", "train", "--config", "personal", "--extra", str(collected), "--data", str(SUBSET),
                 "--steps", "1", "--out", str(out))
@@ -194,3 +204,4 @@ def test_personal_without_extra_and_with_epochs_are_usage_errors(tmp_path: Path)
     assert main(["--config", "personal", "--data", str(SUBSET)]) == 2
     assert main(["--config", "personal", "--extra", str(tmp_path), "--epochs", "2"]) == 2
     assert main(["--config", "robust", "--strict", "--data", str(SUBSET)]) == 2
+    assert main(["--config", "personal", "--extra", str(tmp_path), "--folds", "1"]) == 2

@@ -60,6 +60,14 @@ def stable_split(keys: Sequence[str], holdout: float, seed: int = 0) -> np.ndarr
     return scores < holdout
 
 
+def stable_folds(keys: Sequence[str], folds: int, seed: int = 0) -> np.ndarray:
+    """The fold (0..folds-1) of each key for k-fold cross-validation, by the same kind of seeded hash as
+    ``stable_split``: a file keeps its fold when files are added."""
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    return np.array([min(folds - 1, int(_unit_hash(f"{seed}:fold:{key}") * folds)) for key in keys], np.int64)
+
+
 def _unit_hash(text: str) -> float:
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64

@@ -29,7 +29,7 @@ from device.data.digitsets import DataError, DigitSet, each_mnist_style, folder_
 from device.recognition.preprocess import PREPROCESS_VERSION
 from device.tools.evaluate import Evaluation, evaluation
 from train.data import load_mnist
-from train.personal import PersonalRecipe, SanityReport, sanity_check, stable_split
+from train.personal import PersonalRecipe, SanityReport, sanity_check, stable_folds, stable_split
 
 MIN_DIGITS = 10
 
@@ -48,6 +48,7 @@ class PersonalOptions:
     max_steps: int | None = None
     seed: int = 0
     strict: bool = False
+    folds: int = 0  # > 1: also k-fold cross-validate, k more fine-tunes, for the uncertainty of a small set
     command: str = "train"
 
 
@@ -61,6 +62,7 @@ class PersonalResult:
     own_after: Evaluation | None
     sanity: SanityReport
     seconds: float
+    folds: list[tuple[Evaluation, Evaluation]] = field(default_factory=list)  # (before, after) per fold
 
 
 def load_own(path: Path) -> tuple[DigitSet, list[str]]:
@@ -144,6 +146,9 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
     held_after = evaluation(name, own_held.y, predict_digits(model, own_held.x).argmax(1)) if len(own_held) else None
     mnist_after = evaluation("MNIST test", mnist.test.y, predict_digits(model, mnist.test.x).argmax(1))
     seconds = time.monotonic() - started
+    fold_steps = max(fit.best_step, min(fit.steps, recipe.check_every))  # at least a round, as the run did
+    folds = _cross_validate(options, own, keys, mnist.train, fold_steps, say) \
+        if options.folds > 1 else []
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = write_atomic(out_dir / "model.keras", lambda tmp: model.save(tmp))
@@ -152,9 +157,55 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
          "init": str(options.init), "steps": fit.steps, "kept_step": fit.best_step,
          "preprocess_version": PREPROCESS_VERSION}, indent=2, default=str))
     result = PersonalResult(model_path, out_dir / "report.md", mnist_before, mnist_after, held_before,
-                            held_after, sanity, seconds)
+                            held_after, sanity, seconds, folds)
     write_atomic(result.report_path, personal_report(options, result, fit.steps, fit.best_step, len(own_train)))
     return result
+
+
+def _cross_validate(
+    options: PersonalOptions, own: DigitSet, keys: list[str], mnist_train: DigitSet, steps: int,
+    say: Callable[[str], None],
+) -> list[tuple[Evaluation, Evaluation]]:
+    """k-fold cross-validation of the recipe on the user's digits: each fold held out once, the model trained
+    from the starting model on the others for the main run's kept number of steps (no early stopping: the
+    held-out fold only measures). Every digit is measured once, by a model that never saw it."""
+    from train.finetune import finetune, predict_digits
+
+    fold_of = stable_folds(keys, options.folds, options.seed)
+    results = []
+    for k in range(options.folds):
+        held = fold_of == k
+        if not held.any() or held.all():
+            continue
+        model = _load_model(options.init)
+        before = evaluation(f"fold {k + 1}", own.y[held], predict_digits(model, own.x[held]).argmax(1))
+        finetune(model, _subset(own, ~held), None, mnist_train, options.recipe, options.seed + k, max_steps=steps)
+        after = evaluation(f"fold {k + 1}", own.y[held], predict_digits(model, own.x[held]).argmax(1))
+        say(f"fold {k + 1}/{options.folds}: {after.count} held-out digits, {100 * before.accuracy:.1f} % before, "
+            f"{100 * after.accuracy:.1f} % after")
+        results.append((before, after))
+    return results
+
+
+def _spread(values: np.ndarray) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def _folds_section(folds: list[tuple[Evaluation, Evaluation]]) -> list[str]:
+    before = np.array([b.accuracy for b, _ in folds])
+    after = np.array([a.accuracy for _, a in folds])
+    pooled_b = sum(b.correct for b, _ in folds) / max(1, sum(b.count for b, _ in folds))
+    pooled_a = sum(a.correct for _, a in folds) / max(1, sum(a.count for _, a in folds))
+    lines = ["", f"### {len(folds)}-fold cross-validation", "",
+             "Each fold of your files held out once; the model trained on the others for as many steps as the "
+             "main run kept. Every digit measured once by a model that never saw it.", "",
+             "| fold | digits | before % | after % |", "|---|---|---|---|"]
+    lines += [f"| {i + 1} | {b.count} | {100 * b.accuracy:.1f} | {100 * a.accuracy:.1f} |"
+              for i, (b, a) in enumerate(folds)]
+    lines += [f"| all (mean ± sd of folds) | {sum(b.count for b, _ in folds)} | "
+              f"{100 * pooled_b:.2f} ({100 * before.mean():.1f} ± {100 * _spread(before):.1f}) | "
+              f"{100 * pooled_a:.2f} ({100 * after.mean():.1f} ± {100 * _spread(after):.1f}) |"]
+    return lines
 
 
 def _accuracy_with_interval(e: Evaluation) -> str:
@@ -192,6 +243,8 @@ def personal_report(options: PersonalOptions, result: PersonalResult, steps: int
                   "your hand may lie. More sheets narrow it. scripts/personal_finetune.py measures the recipe "
                   "over repeated draws (docs/RESULTS.md).", "", "### Held-out own digits, per digit", ""]
         lines += _per_digit_rows(result.own_before, result.own_after)
+    if result.folds:
+        lines += _folds_section(result.folds)
     else:
         lines.append("No digit was held out (too few digits): the fine-tune ran its full length unchecked.")
     lines += ["", "## Sanity check before training", "", "```", result.sanity.table(), "```", ""]
