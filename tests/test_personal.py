@@ -43,7 +43,9 @@ def test_every_batch_holds_the_recipes_share_of_own_digits(mnist_small, share: f
     not_seven = mnist_small["y_train"] != 7
     mnist_x, mnist_y = mnist_small["x_train"][not_seven][:300], mnist_small["y_train"][not_seven][:300]
     own_x = mnist_small["x_test"][mnist_small["y_test"] == 7][:13]  # 13: not a multiple of any batch share
-    x, y = mixed_batches(own_x, np.full(len(own_x), 7), mnist_x, mnist_y, 6, recipe, np.random.default_rng(0))
+    x, y, own = mixed_batches(own_x, np.full(len(own_x), 7), mnist_x, mnist_y, 6, recipe,
+                              np.random.default_rng(0))
+    assert (own == (y == 7)).all()
     assert x.shape == (6 * batch, 28, 28) and x.dtype == np.uint8
     per_batch = (y.reshape(6, batch) == 7).sum(axis=1)
     assert per_batch.tolist() == [own_count(recipe)] * 6 == [max(1, round(share * batch))] * 6
@@ -56,7 +58,7 @@ def test_own_digits_are_seen_equally_often() -> None:
     for i in range(5):
         own_x[i, 10:18, 10 + i] = 255 - i  # tell them apart after mixing
     mnist_x = np.zeros((20, 28, 28), np.uint8)
-    x, y = mixed_batches(own_x, np.full(5, 1), mnist_x, np.zeros(20, np.int64), 5, recipe,
+    x, y, _ = mixed_batches(own_x, np.full(5, 1), mnist_x, np.zeros(20, np.int64), 5, recipe,
                          np.random.default_rng(1))
     seen = [int(x[y == 1][:, 12, 10 + i].astype(bool).sum()) for i in range(5)]
     assert seen == [4] * 5  # 5 batches x 4 own = 20 = each of the 5 four times
@@ -205,3 +207,15 @@ def test_personal_without_extra_and_with_epochs_are_usage_errors(tmp_path: Path)
     assert main(["--config", "personal", "--extra", str(tmp_path), "--epochs", "2"]) == 2
     assert main(["--config", "robust", "--strict", "--data", str(SUBSET)]) == 2
     assert main(["--config", "personal", "--extra", str(tmp_path), "--folds", "1"]) == 2
+
+
+def test_replay_targets_keep_the_starting_models_answers_by_the_distill_share() -> None:
+    from train.finetune import targets
+
+    labels, own = np.array([3, 5]), np.array([True, False])
+    teacher = np.full((2, 10), 0.1, np.float32)
+    rows = targets(labels, own, teacher, 0.5)
+    assert rows[0].tolist() == np.eye(10)[3].tolist(), "own digits learn their labels"
+    np.testing.assert_allclose(rows[1], 0.5 * np.eye(10)[5] + 0.05)
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0)
+    assert targets(labels, own, None, 0.5).tolist() == np.eye(10)[[3, 5]].tolist()

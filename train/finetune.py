@@ -41,13 +41,23 @@ def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, fl
 
 
 def compile_for_finetune(model, recipe: PersonalRecipe) -> None:
-    """Freeze ``recipe.freeze`` layers and compile with a fresh Adam at the recipe's rate."""
+    """Freeze ``recipe.freeze`` layers and compile with a fresh Adam at the recipe's rate; targets are
+    probability rows (``targets``), so replay digits can carry the starting model's own answer."""
     import keras
 
     for layer in model.layers:
         layer.trainable = layer.name not in recipe.freeze
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss="categorical_crossentropy")
+
+
+def targets(labels: np.ndarray, own: np.ndarray, teacher_probs: np.ndarray | None, distill: float) -> np.ndarray:
+    """One-hot rows; for replay digits (not ``own``) mixed with the starting model's probabilities by
+    ``distill``: the old answers, not only the old labels, are kept (learning without forgetting)."""
+    rows = np.eye(10, dtype=np.float32)[labels]
+    if teacher_probs is not None and distill > 0:
+        replay = ~own
+        rows[replay] = (1 - distill) * rows[replay] + distill * teacher_probs[replay]
+    return rows
 
 
 def finetune(
@@ -57,6 +67,12 @@ def finetune(
 ) -> FinetuneResult:
     """Fine-tune ``model`` in place (see the module docstring); ``on_round(step, held loss, held accuracy)``
     reports progress after each round. Without held-out digits it trains ``max_steps`` and keeps the last."""
+    teacher = None
+    if recipe.distill > 0:
+        import keras
+
+        teacher = keras.models.clone_model(model)
+        teacher.set_weights(model.get_weights())
     compile_for_finetune(model, recipe)
     rng = np.random.default_rng([seed, 16])
     total = max_steps or recipe.max_steps
@@ -72,8 +88,11 @@ def finetune(
     step = 0
     while step < total:
         steps = min(recipe.check_every, total - step)
-        x, y = mixed_batches(own_train.x, own_train.y, mnist_train.x, mnist_train.y, steps, recipe, rng)
-        model.fit(prepare_mnist(x), y, batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
+        x, y, own = mixed_batches(own_train.x, own_train.y, mnist_train.x, mnist_train.y, steps, recipe, rng)
+        x_in = prepare_mnist(x)
+        taught = np.asarray(teacher.predict(x_in, batch_size=512, verbose=0)) if teacher is not None else None
+        model.fit(x_in, targets(y, own, taught, recipe.distill), batch_size=recipe.batch_size, epochs=1,
+                  shuffle=False, verbose=0)
         step += steps
         loss = acc = None
         if held is not None:

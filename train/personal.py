@@ -41,6 +41,7 @@ class PersonalRecipe:
     freeze: tuple[str, ...] = ()  # layer names kept as they were
     own_augment: float = 0.5  # share of own digits re-drawn (camera-like or elastic) in a batch
     replay_clean: float = 0.6  # MNIST replay as the robust recipe draws it (share kept in MNIST's rendering)
+    distill: float = 0.0  # replay targets: this share the starting model's probabilities, the rest the label
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -98,8 +99,9 @@ def _small_affine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def mixed_batches(
     own_x: np.ndarray, own_y: np.ndarray, mnist_x: np.ndarray, mnist_y: np.ndarray,
     steps: int, recipe: PersonalRecipe, rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``steps`` batches in order, as one (steps * batch, 28, 28) uint8 array and its labels.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``steps`` batches in order, as one (steps * batch, 28, 28) uint8 array, its labels and a mask of the
+    user's digits among them.
 
     Each batch holds exactly ``own_count(recipe)`` of the user's digits (cycled through in a fresh shuffle,
     so each is seen equally often) and MNIST replay for the rest, at random places in the batch.
@@ -112,14 +114,15 @@ def mixed_batches(
     mnist_imgs = augment_batch(mnist_x[replay], rng, clean_fraction=recipe.replay_clean)
     x = np.empty((steps * batch, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     y = np.empty(steps * batch, np.int64)
+    own = np.zeros(steps * batch, bool)
     for step in range(steps):
         slots = rng.permutation(batch)
         own_slots, mnist_slots = slots[:mine] + step * batch, slots[mine:] + step * batch
         mine_part = slice(step * mine, (step + 1) * mine)
-        x[own_slots], y[own_slots] = own_imgs[mine_part], own_y[order[mine_part]]
+        x[own_slots], y[own_slots], own[own_slots] = own_imgs[mine_part], own_y[order[mine_part]], True
         part = slice(step * (batch - mine), (step + 1) * (batch - mine))
         x[mnist_slots], y[mnist_slots] = mnist_imgs[part], mnist_y[replay[part]]
-    return x, y
+    return x, y, own
 
 
 # --------------------------------------------------------------------------------------------
