@@ -40,14 +40,18 @@ def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float(-np.log(picked).mean()), float((probs.argmax(axis=1) == labels).mean())
 
 
-def compile_for_finetune(model, recipe: PersonalRecipe) -> None:
-    """Freeze ``recipe.freeze`` layers and compile with a fresh Adam at the recipe's rate; targets are
-    probability rows (``targets``), so replay digits can carry the starting model's own answer."""
+def compile_for_finetune(model, recipe: PersonalRecipe, total_steps: int) -> None:
+    """Freeze ``recipe.freeze`` layers and compile with a fresh Adam at the recipe's rate (cosine-decayed
+    over ``total_steps`` when ``lr_floor`` < 1); targets are probability rows (``targets``), so replay
+    digits can carry the starting model's own answer."""
     import keras
 
     for layer in model.layers:
         layer.trainable = layer.name not in recipe.freeze
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss="categorical_crossentropy")
+    rate = recipe.learning_rate
+    if recipe.lr_floor < 1.0:
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, total_steps), alpha=recipe.lr_floor)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="categorical_crossentropy")
 
 
 def targets(labels: np.ndarray, own: np.ndarray, teacher_probs: np.ndarray | None, distill: float) -> np.ndarray:
@@ -73,9 +77,10 @@ def finetune(
 
         teacher = keras.models.clone_model(model)
         teacher.set_weights(model.get_weights())
-    compile_for_finetune(model, recipe)
-    rng = np.random.default_rng([seed, 16])
     total = max_steps or recipe.max_steps
+    start_weights = model.get_weights()
+    compile_for_finetune(model, recipe, total)
+    rng = np.random.default_rng([seed, 16])
     held = own_held if own_held is not None and len(own_held) else None
     x_held = prepare_mnist(held.x) if held is not None else None
     started = time.monotonic()
@@ -110,5 +115,8 @@ def finetune(
         model.set_weights(best_weights)
     else:
         result.best_step = step
+    if recipe.blend < 1.0:
+        model.set_weights([recipe.blend * new + (1 - recipe.blend) * old
+                           for new, old in zip(model.get_weights(), start_weights, strict=True)])
     result.steps, result.seconds = step, time.monotonic() - started
     return result
