@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
     length.add_argument("--steps", type=positive_int, help="training steps (batches) instead of epochs; "
-                        "with 'personal', the most steps to run (default 300; early stopping usually ends sooner)")
+                        "with 'personal', the most steps to run (default 400; early stopping often ends sooner)")
     parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="global batch size, split across GPUs (default: the recipe's, 128)")
     parser.add_argument("--init", type=Path, default=None, metavar="MODEL.keras",
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "own handwriting with --extra (the 'personal' recipe; its default starting model)")
     parser.add_argument("--learning-rate", type=positive_float, default=None, metavar="LR",
                         help="Adam's initial learning rate, cosine-decayed over the run (default: the "
-                        "recipe's, 1e-3; 'personal': constant, its own default)")
+                        "recipe's, 1e-3; 'personal': 3e-4, constant)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/CONFIG)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its last finished epoch")
