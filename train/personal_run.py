@@ -240,8 +240,10 @@ def personal_report(options: PersonalOptions, result: PersonalResult, steps: int
     lines.append("")
     if result.own_before and result.own_after:
         lines += ["A few dozen held-out digits measure coarsely: the interval is how far the true accuracy on "
-                  "your hand may lie. More sheets narrow it. scripts/personal_finetune.py measures the recipe "
-                  "over repeated draws (docs/RESULTS.md).", "", "### Held-out own digits, per digit", ""]
+                  "your hand may lie, and more sheets narrow it. These digits also chose where the training "
+                  "stopped, so the figure after leans a little optimistic: `--folds 5` measures every digit "
+                  "once with a model that never saw it. scripts/personal_finetune.py measures the recipe over "
+                  "repeated draws (docs/RESULTS.md).", "", "### Held-out own digits, per digit", ""]
         lines += _per_digit_rows(result.own_before, result.own_after)
     if result.folds:
         lines += _folds_section(result.folds)
