@@ -2,9 +2,10 @@
 
 ``finetune`` trains in short rounds of ``check_every`` steps on batches from ``train.personal.mixed_batches``
 (a fixed share of the user's digits in every batch) and looks at the held-out part of the user's digits after
-each round: it keeps the weights with the lowest held-out loss and stops when ``patience`` rounds bring nothing
-better. The optimizer is fresh and its learning rate constant: a fine-tune is too short for a schedule to
-matter, and early stopping chooses where it ends.
+each round, through the weights it would keep (blended with the starting model's, ``recipe.blend``): it keeps
+those with the lowest held-out loss and stops when ``patience`` rounds bring nothing better. The optimizer is
+fresh; its rate is constant unless ``recipe.lr_floor`` asks for a decay, since early stopping chooses where a
+run this short ends.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def targets(labels: np.ndarray, own: np.ndarray, teacher_probs: np.ndarray | Non
     return rows
 
 
+def blended(weights: list[np.ndarray], start: list[np.ndarray], share: float) -> list[np.ndarray]:
+    """``share`` of the fine-tuned weights, the rest the starting model's (weight-space ensembling: the new
+    hand is learnt with most of the old skill kept); ``share`` 1 gives the fine-tuned weights."""
+    if share >= 1.0:
+        return weights
+    return [share * new + (1.0 - share) * old for new, old in zip(weights, start, strict=True)]
+
+
 def finetune(
     model, own_train: DigitSet, own_held: DigitSet | None, mnist_train: DigitSet, recipe: PersonalRecipe,
     seed: int = 0, on_round: Callable[[int, float | None, float | None], None] | None = None,
@@ -100,11 +109,15 @@ def finetune(
                   shuffle=False, verbose=0)
         step += steps
         loss = acc = None
-        if held is not None:
+        if held is not None:  # judge the weights that would be kept: blended with the starting ones
+            current = model.get_weights()
+            candidate = blended(current, start_weights, recipe.blend)
+            model.set_weights(candidate)
             loss, acc = _loss_and_accuracy(np.asarray(model.predict(x_held, verbose=0)), held.y)
+            model.set_weights(current)
             result.history.append((step, loss, acc))
             if loss < best_loss - 1e-4:
-                best_loss, best_weights, waited, result.best_step = loss, model.get_weights(), 0, step
+                best_loss, best_weights, waited, result.best_step = loss, candidate, 0, step
             else:
                 waited += 1
         if on_round:
@@ -115,8 +128,6 @@ def finetune(
         model.set_weights(best_weights)
     else:
         result.best_step = step
-    if recipe.blend < 1.0:
-        model.set_weights([recipe.blend * new + (1 - recipe.blend) * old
-                           for new, old in zip(model.get_weights(), start_weights, strict=True)])
+        model.set_weights(blended(model.get_weights(), start_weights, recipe.blend))
     result.steps, result.seconds = step, time.monotonic() - started
     return result
