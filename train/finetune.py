@@ -2,8 +2,9 @@
 
 ``finetune`` trains in short rounds of ``check_every`` steps on batches from ``train.personal.mixed_batches``
 (a fixed share of the user's digits in every batch) and looks at the held-out part of the user's digits after
-each round, through the weights it would keep (blended with the starting model's, ``recipe.blend``): it keeps
-those with the lowest held-out loss and stops when ``patience`` rounds bring nothing better. The optimizer is
+each round, through the weights it would keep (blended with the starting model's, ``recipe.blend``): from
+``recipe.min_steps`` on, it keeps those with the lowest held-out loss and stops when ``patience`` rounds bring
+nothing better. The optimizer is
 fresh; its rate is constant unless ``recipe.lr_floor`` asks for a decay, since early stopping chooses where a
 run this short ends.
 """
@@ -96,9 +97,7 @@ def finetune(
     result = FinetuneResult(steps=0, best_step=0, seconds=0.0)
     best_loss, best_weights, waited = np.inf, None, 0
     if held is not None:
-        best_loss, acc = _loss_and_accuracy(np.asarray(model.predict(x_held, verbose=0)), held.y)
-        best_weights = model.get_weights()
-        result.history.append((0, best_loss, acc))
+        result.history.append((0, *_loss_and_accuracy(np.asarray(model.predict(x_held, verbose=0)), held.y)))
     step = 0
     while step < total:
         steps = min(recipe.check_every, total - step)
@@ -116,7 +115,9 @@ def finetune(
             loss, acc = _loss_and_accuracy(np.asarray(model.predict(x_held, verbose=0)), held.y)
             model.set_weights(current)
             result.history.append((step, loss, acc))
-            if loss < best_loss - 1e-4:
+            if step < min(recipe.min_steps, total):
+                pass  # too early to keep or to stop
+            elif loss < best_loss - 1e-4:
                 best_loss, best_weights, waited, result.best_step = loss, candidate, 0, step
             else:
                 waited += 1

@@ -39,6 +39,8 @@ class PersonalRecipe:
     max_steps: int = 400
     check_every: int = 25  # steps between looks at the held-out own digits
     patience: int = 6  # looks without a better held-out loss before stopping
+    min_steps: int = 100  # the weights kept come from this step or later: a few held-out digits (one image's
+    # worth, at times) judge too coarsely to keep the starting model, which a user asked to change
     holdout: float = 0.2  # share of the user's files held out (early stopping, the report)
     freeze: tuple[str, ...] = ()  # layer names kept as they were
     own_augment: float = 0.5  # share of own digits re-drawn (camera-like or elastic) in a batch
