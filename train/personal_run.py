@@ -245,10 +245,10 @@ def personal_report(options: PersonalOptions, result: PersonalResult, steps: int
                   "once with a model that never saw it. scripts/personal_finetune.py measures the recipe over "
                   "repeated draws (docs/RESULTS.md).", "", "### Held-out own digits, per digit", ""]
         lines += _per_digit_rows(result.own_before, result.own_after)
-    if result.folds:
-        lines += _folds_section(result.folds)
     else:
         lines.append("No digit was held out (too few digits): the fine-tune ran its full length unchecked.")
+    if result.folds:
+        lines += _folds_section(result.folds)
     lines += ["", "## Sanity check before training", "", "```", result.sanity.table(), "```", ""]
     lines += [f"- {problem}" for problem in result.sanity.problems] or ["No problems found."]
     return "\n".join(lines) + "\n"
