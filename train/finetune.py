@@ -4,9 +4,8 @@
 (a fixed share of the user's digits in every batch) and looks at the held-out part of the user's digits after
 each round, through the weights it would keep (blended with the starting model's, ``recipe.blend``): from
 ``recipe.min_steps`` on, it keeps those with the lowest held-out loss and stops when ``patience`` rounds bring
-nothing better. The optimizer is
-fresh; its rate is constant unless ``recipe.lr_floor`` asks for a decay, since early stopping chooses where a
-run this short ends.
+nothing better. The optimizer is fresh; its rate is constant unless ``recipe.lr_floor`` asks for a decay, since
+early stopping chooses where a run this short ends.
 """
 
 from __future__ import annotations

@@ -228,7 +228,9 @@ def personal_report(options: PersonalOptions, result: PersonalResult, steps: int
              f"{result.own_before.count if result.own_before else 0} held out (by file, seed {options.seed}) |",
              f"| starting model | {options.init} |",
              f"| recipe | {json.dumps(options.recipe.to_dict())} |",
-             f"| steps | {steps} run, weights of step {kept} kept (lowest held-out loss) |",
+             f"| steps | {steps} run; kept: step {kept} (lowest held-out loss from step "
+             f"{min(options.recipe.min_steps, steps)} on), blended {options.recipe.blend:g} with the starting "
+             "model's weights |",
              f"| wall time | {result.seconds:.0f} s |",
              f"| preprocessing | {PREPROCESS_VERSION} |", "", "## Accuracy", "",
              "| | before | after |", "|---|---|---|"]
