@@ -252,6 +252,42 @@ def test_cli_bad_image_exits_2_with_one_line_and_keeps_the_good_sheets(sheet, tm
     assert len(list((tmp_path / "o").rglob("0*.png"))) == 97
 
 
+def small_photo(page: np.ndarray, size: tuple[int, int], seed: int = 1, angle: float = 6.0) -> np.ndarray:
+    """The whole sheet in a small camera frame: turned, in perspective, lit from one side, blurred, JPEG."""
+    rng = np.random.default_rng(seed)
+    h, w = page.shape
+    out_w, out_h = size
+    scale = min(out_w / w, out_h / h) * 0.95
+    turn = np.deg2rad(angle)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[out_w / 2, out_h / 2] + rotation @ ([x - w / 2, y - h / 2]) * scale for x, y in src])
+    dst += (rng.uniform(-0.05, 0.05, (4, 2)) * [w * scale, h * scale]).astype(np.float32)
+    photo = cv2.warpPerspective(page, cv2.getPerspectiveTransform(src, dst), size, borderValue=70)
+    light = 0.7 + 0.3 * np.linspace(0, 1, out_w)[None, :]
+    photo = photo.astype(np.float32) * light + rng.normal(0, 5, (out_h, out_w))
+    photo = cv2.GaussianBlur(np.clip(photo, 0, 255).astype(np.uint8), (0, 0), 1.2)
+    return cv2.imdecode(cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_GRAYSCALE)
+
+
+def test_a_640x480_frame_of_the_whole_sheet_gives_every_cell(sheet, tmp_path: Path) -> None:
+    page, written = sheet
+    summary = collect_from_sheet(small_photo(page, (640, 480)), tmp_path)
+    assert sorted(summary.sheets[0].empty_cells) == EMPTY_CELLS
+    assert {label: len(paths) for label, paths in summary.saved.items()} == {
+        str(r): sum((r, c) in written for c in range(10)) for r in range(10)}
+
+
+def test_a_too_small_picture_says_so_and_a_failed_run_leaves_nothing_behind(sheet, tmp_path: Path) -> None:
+    with pytest.raises(CollectError, match="too small"):
+        collect_from_sheet(small_photo(sheet[0], (320, 240)), tmp_path / "new" / "my_digits")
+    assert not (tmp_path / "new").exists(), "the folders a failed run made are gone"
+    (tmp_path / "kept" / "3").mkdir(parents=True)
+    with pytest.raises(CollectError):
+        collect_from_sheet(small_photo(sheet[0], (320, 240)), tmp_path / "kept")
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["3"], "what was there before stays"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

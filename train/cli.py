@@ -1,8 +1,8 @@
 """`train`: train the paper's network on MNIST (optionally with another handwriting set) and report.
 
     train --config paper --data ../shared/data/mnist.npz --out runs/paper
-    train --config robust --data mnist.npz --extra my_digits/ --out runs/mine
-    train --config robust --init train/models/robust.keras --extra my_digits/ --epochs 3 --learning-rate 1e-4
+    train --config robust --data mnist.npz --extra usps.npz --out runs/usps
+    train --init train/models/robust.keras --extra my_digits/ --data mnist.npz --out runs/mine   # personal
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from pathlib import Path
 from device.common.argtypes import positive_float, positive_int
 from train.recipes import RECIPES
 
+PERSONAL = "personal"
+SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "robust.keras"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -23,28 +26,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the convolutional-autoencoder digit network of Zeng, Meng and Guo; writes "
         "OUT/model.keras, checkpoints, TensorBoard logs, history.csv and report.md with plots.",
     )
-    parser.add_argument("--config", choices=sorted(RECIPES), default="paper",
+    parser.add_argument("--config", choices=[*sorted(RECIPES), PERSONAL], default=None,
                         help="recipe: 'paper' (MNIST as in the paper, elastically distorted), 'paper-plain' "
-                        "(no augmentation) or 'robust' (camera-like augmentation, the shipped model). "
-                        "Default: paper")
+                        "(no augmentation), 'robust' (camera-like augmentation, the shipped model) or 'personal' "
+                        "(fine-tune a trained model on a few hundred of your own digits: --extra my_digits/). "
+                        "Default: personal with --init and --extra, else paper")
     parser.add_argument("--data", type=Path, default=None,
                         help="MNIST as a Keras-layout .npz or a folder of the four IDX files; "
                         "default: the Keras download and cache (~/.keras/datasets)")
     parser.add_argument("--extra", type=Path, default=None,
                         help="another people's handwriting (.npz with x/y or Keras layout, or a folder "
-                        "0/..9/ of images): half is mixed into training, half held out and reported")
+                        "0/..9/ of images, e.g. my_digits/ from device collect). With 'personal': your digits, a "
+                        "fixed share of every batch, a fifth held out (by file) to stop and measure the run; "
+                        "with another recipe: half mixed into training, half held out and reported")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
-    length.add_argument("--steps", type=positive_int, help="training steps (batches) instead of epochs")
+    length.add_argument("--steps", type=positive_int, help="training steps (batches) instead of epochs; "
+                        "with 'personal', the most steps to run (default 400; early stopping often ends sooner)")
     parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="global batch size, split across GPUs (default: the recipe's, 128)")
     parser.add_argument("--init", type=Path, default=None, metavar="MODEL.keras",
                         help="start from the weights of this trained model of the network instead of a random "
                         "initialisation: fine-tuning, e.g. the shipped model (train/models/robust.keras) on your "
-                        "own handwriting with --extra; use a few --epochs and a small --learning-rate")
+                        "own handwriting with --extra (the 'personal' recipe; its default starting model)")
     parser.add_argument("--learning-rate", type=positive_float, default=None, metavar="LR",
                         help="Adam's initial learning rate, cosine-decayed over the run (default: the "
-                        "recipe's, 1e-3; for --init, 1e-4 is a good start)")
+                        "recipe's, 1e-3; 'personal': 3e-4, constant)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/CONFIG)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its last finished epoch")
@@ -52,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="processes that augment the training digits (default: one per CPU core but one; "
                         "the data are the same for any number)")
+    parser.add_argument("--strict", action="store_true",
+                        help="'personal': refuse to train when the sanity check finds blank or non-digit images, "
+                        "a class the starting model mostly disagrees with, or a missing digit (default: warn)")
+    parser.add_argument("--folds", type=positive_int, default=None, metavar="K",
+                        help="'personal': also cross-validate on your digits in K folds (K more fine-tunes, "
+                        "minutes each): a firmer before/after figure with its spread in report.md (default: off)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     return parser
 
@@ -68,9 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None and not path.exists():
             print(f"train: error: {flag} {path}: no such file or folder", file=sys.stderr)
             return 2
-    recipe = get_recipe(args.config, epochs=args.epochs, batch_size=args.batch_size,
+    config = args.config or (PERSONAL if args.init is not None and args.extra is not None else "paper")
+    if config == PERSONAL:
+        return _run_personal(args, argv)
+    if args.strict or args.folds:
+        flag = "--strict" if args.strict else "--folds"
+        print(f"train: error: {flag} is for a personal fine-tune: use it with --config personal (or --init "
+              "and --extra)", file=sys.stderr)
+        return 2
+    recipe = get_recipe(config, epochs=args.epochs, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
-    out_dir = args.out or Path("runs") / args.config
+    out_dir = args.out or Path("runs") / config
     command = "train " + shlex.join(sys.argv[1:] if argv is None else argv)
     options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra, init=args.init,
                          steps=args.steps, seed=args.seed, resume=args.resume,
@@ -89,6 +110,53 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MNIST test accuracy: {100 * result.test.accuracy:.2f} %")
     if result.extra is not None:
         print(f"{result.extra.name} accuracy: {100 * result.extra.accuracy:.2f} %")
+    print(f"model: {result.model_path}\nreport: {result.report_path}")
+    return 0
+
+
+def _run_personal(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """``--config personal`` (the default of --init with --extra): train.personal_run."""
+    from dataclasses import replace
+
+    from train.data import DataError
+    from train.personal import PersonalRecipe
+    from train.personal_run import PersonalError, PersonalOptions, run_personal
+
+    if args.extra is None:
+        print("train: error: --config personal needs your digits: --extra my_digits/ (a device collect folder)",
+              file=sys.stderr)
+        return 2
+    if args.folds == 1:
+        print("train: error: --folds 1 would hold out every digit: give 2 or more", file=sys.stderr)
+        return 2
+    for flag, value in (("--epochs", args.epochs), ("--resume", args.resume or None)):
+        if value is not None:
+            print(f"train: error: {flag} does not apply to --config personal (a run of a minute or two; "
+                  "--steps caps it)", file=sys.stderr)
+            return 2
+    recipe = PersonalRecipe()
+    if args.learning_rate is not None:
+        recipe = replace(recipe, learning_rate=args.learning_rate)
+    if args.batch_size is not None:
+        recipe = replace(recipe, batch_size=args.batch_size)
+    options = PersonalOptions(
+        extra=args.extra, init=args.init or SHIPPED_MODEL, out_dir=args.out or Path("runs") / PERSONAL,
+        data=args.data, recipe=recipe, max_steps=args.steps, seed=args.seed, strict=args.strict,
+        folds=args.folds or 0,
+        command="train " + shlex.join(sys.argv[1:] if argv is None else argv))
+    try:
+        result = run_personal(options, say=lambda line: print(line, flush=True))
+    except (DataError, PersonalError) as err:
+        print(f"train: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("train: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    print(f"MNIST test accuracy: {100 * result.mnist_before.accuracy:.2f} % before, "
+          f"{100 * result.mnist_after.accuracy:.2f} % after")
+    if result.own_before is not None and result.own_after is not None:
+        print(f"{result.own_after.name}: {100 * result.own_before.accuracy:.2f} % before, "
+              f"{100 * result.own_after.accuracy:.2f} % after")
     print(f"model: {result.model_path}\nreport: {result.report_path}")
     return 0
 

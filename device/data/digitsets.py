@@ -10,9 +10,11 @@ Formats:
 - A folder with subfolders ``0/`` .. ``9/`` of image files (any size; photographed digits are dark ink on
   light paper), as ``device collect`` writes.
 
-Images become uint8 by one rule (``preprocess.to_uint8``). Sets that already look like MNIST (28x28, bright ink on
-black) are kept as they are; any other set is normalised MNIST-style by the camera's own code
-(``device.recognition.preprocess.normalize_digits``), so a digit from a file is seen as a camera crop is.
+Images become uint8 by one rule (``preprocess.to_uint8``). Arrays that already look like MNIST (28x28, bright ink on
+black) are kept as they are, and so is each such image of a folder (judged one by one: what ``device collect``
+saved reaches ``train`` and ``device eval`` pixel for pixel); anything else is normalised MNIST-style by the
+camera's own code (``device.recognition.preprocess.normalize_digits``), so a digit from a file is seen as a
+camera crop is.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 from device.common.errors import first_line
 from device.common.images import IMAGE_SUFFIXES, ImageError, read_image
 from device.common.shapes import IMAGE_SIZE, NUM_CLASSES
-from device.recognition.preprocess import normalize_digits, to_uint8
+from device.recognition.preprocess import normalize_digit, normalize_digits, to_uint8
 
 Part = Literal["test", "all"]
 KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -48,8 +50,8 @@ class DataError(ValueError):
 class DigitSet:
     """Digit images (N, H, W) uint8 and labels (N,) int64 in 0..9.
 
-    ``style`` says how the images came: "mnist" (already MNIST-style, kept as they were) or
-    "normalized" (normalised MNIST-style from crops); "raw" before either.
+    ``style`` says how the images came: "mnist" (already MNIST-style, kept as they were),
+    "normalized" (normalised MNIST-style from crops) or "mixed" (a folder holding both); "raw" before either.
     """
 
     x: np.ndarray
@@ -159,24 +161,49 @@ def npz_digits(path: Path, part: Part) -> DigitSet:
     return DigitSet(np.concatenate([train.x, test.x]), np.concatenate([train.y, test.y]))
 
 
-def folder_digits(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Grayscale images (any sizes) and labels from a folder of ``0/`` ... ``9/`` subfolders."""
-    images, labels = [], []
+def folder_files(path: Path) -> list[tuple[Path, int]]:
+    """The image files of a folder of ``0/`` ... ``9/`` subfolders and their labels, in a fixed order."""
+    files = []
     for digit in range(NUM_CLASSES):
         sub = path / str(digit)
-        if not sub.is_dir():
-            continue
-        for f in sorted(sub.iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                images.append(read_image(f, gray=True))
-            except ImageError as err:
-                raise DataError(str(err)) from None
-            labels.append(digit)
-    if not images:
+        if sub.is_dir():
+            files.extend((f, digit) for f in sorted(sub.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
+    return files
+
+
+def folder_digits(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Grayscale images (any sizes) and labels from a folder of ``0/`` ... ``9/`` subfolders."""
+    files = folder_files(path)
+    if not files:
         raise DataError(f"{path}: no images in subfolders 0/ ... 9/")
-    return images, np.array(labels, np.int64)
+    images = []
+    for f, _ in files:
+        try:
+            images.append(read_image(f, gray=True))
+        except ImageError as err:
+            raise DataError(str(err)) from None
+    return images, np.array([label for _, label in files], np.int64)
+
+
+def folder_keys(path: Path) -> list[str]:
+    """Each image's name relative to the folder (``3/00012.png``), in ``folder_digits``' order: what a split
+    by file keys on."""
+    return [f"{f.parent.name}/{f.name}" for f, _ in folder_files(path)]
+
+
+def each_mnist_style(images: Sequence[np.ndarray], labels: np.ndarray) -> DigitSet:
+    """A folder's images, each judged on its own: an image that is already an MNIST-style digit (what
+    ``device collect`` saves) is kept pixel for pixel, any other is normalised as a camera crop. One stray
+    photo in a folder therefore never makes the collected digits beside it normalised a second time."""
+    out = np.zeros((len(images), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    kept = np.zeros(len(images), bool)
+    for i, image in enumerate(images):
+        if image.shape == (IMAGE_SIZE, IMAGE_SIZE) and looks_like_mnist(image[None]):
+            out[i], kept[i] = image, True
+        else:
+            out[i] = normalize_digit(image, ink="auto")
+    style = "mnist" if kept.all() else "normalized" if not kept.any() else "mixed"
+    return DigitSet(out, labels, style)
 
 
 def load_digits(path: str | Path, part: Part = "all") -> DigitSet:
@@ -184,7 +211,7 @@ def load_digits(path: str | Path, part: Part = "all") -> DigitSet:
     path = Path(path)
     if path.is_dir():
         images, labels = folder_digits(path)
-        return as_mnist_style(images, labels)
+        return each_mnist_style(images, labels)
     if not path.is_file():
         raise DataError(f"{path}: no such file or folder")
     raw = npz_digits(path, part)

@@ -54,6 +54,7 @@ def collect_live(
         _save_keyed_digits(frames, read_key, writer, show, notify, box_fraction)
     finally:  # a camera that fails mid-run still leaves a contact sheet of what was saved
         contact = writer.write_contact_sheet()
+        writer.remove_unused()
     return CollectSummary(writer.saved, [], contact)
 
 

@@ -19,7 +19,7 @@ from device.tools.collect.errors import CollectError
 if TYPE_CHECKING:
     import numpy as np
 
-    from device.tools.collect.store import CollectSummary
+    from device.tools.collect.store import CollectSummary, DigitWriter
 
     OpenFrames = Callable[[str], Iterable[np.ndarray | None]]
 
@@ -101,13 +101,19 @@ def _print_sheet(name: str) -> int:
 
 def _run_sheets(args: argparse.Namespace) -> CollectSummary | None:
     """Every photo in turn into one writer; a bad photo is reported and skipped, the good ones are kept."""
+    from device.tools.collect.store import DigitWriter
+
+    with DigitWriter(args.out) as writer:  # folders it made and left empty go again at the end
+        return _read_sheets(args.images, writer)
+
+
+def _read_sheets(images: list[str], writer: DigitWriter) -> CollectSummary | None:
     from device.common.images import ImageError, read_image
     from device.tools.collect.photos import read_sheet
-    from device.tools.collect.store import CollectSummary, DigitWriter
+    from device.tools.collect.store import CollectSummary
 
-    writer = DigitWriter(args.out)
     results, failed = [], 0
-    bar = progress_bar(args.images, desc="sheets", unit="sheet", disable=len(args.images) < 2)
+    bar = progress_bar(images, desc="sheets", unit="sheet", disable=len(images) < 2)
     for name in bar:
         try:
             image = read_image(name, gray=True)

@@ -8,7 +8,6 @@ bends), and only the digit's strokes are kept before ``normalize_digit`` makes i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -38,6 +37,8 @@ SPECK_FRACTION = 0.0015  # components smaller than this share of the cell are no
 PART_FRACTION = 0.08  # components smaller than this share of the largest one are noise
 LINE_SEARCH_MM = 1.5  # how far a cell's own grid line may sit from where the homography puts it
 CELL_INSET_MM = 0.5  # stay clear of the anti-aliased edge of the grid lines
+MIN_CELL_PX = 16  # smaller cells (a whole sheet in under about 400x300 pixels) lose digits' strokes
+EDGE_BAND = 0.08  # ink only this close to a cell's sides (share of its size) is a grid line's remnant
 
 
 def _canon(mm: float) -> float:
@@ -92,25 +93,26 @@ def _line_positions_mm() -> list[float]:
 
 
 def grid_contrast(canon: np.ndarray) -> float:
-    """How much darker the expected inner grid lines are than the cell middles (gray levels).
+    """How much darker the expected inner grid lines are than the paper beside them (gray levels).
 
-    Medians along each line ignore handwriting that crosses it; a wrong outline puts the samples off
-    the lines and scores near zero.
+    Per line, a profile across it (medians along the line, so handwriting that crosses it is ignored),
+    ``LINE_SEARCH_MM`` to either side of where the outline puts it; the ink in that profile, below the paper at
+    its ends, summed and divided by the printed line's width. Summing makes the figure the same for a sharp
+    line and for one a small or blurred photo spreads over several pixels (a 640x480 photo of a whole sheet
+    has 1.5 px per mm: its thin lines are faint, and the frame's corners a pixel off), and the paper beside
+    each line makes it the same under uneven light. A wrong outline puts the profiles on paper: near zero.
     """
     lo, hi = round(_canon(FRAME_MM)), round(_canon(FRAME_MM + GRID_MM))
-    half = max(1, round(LINE_MM * CANON_PX_PER_MM / 2))
-
-    def strip_medians(centres_mm: Iterable[float]) -> list[float]:
-        medians = []
-        for mm in centres_mm:
-            c = round(_canon(mm))
-            medians.append(float(np.median(canon[lo:hi, c - half : c + half + 1].mean(axis=1))))
-            medians.append(float(np.median(canon[c - half : c + half + 1, lo:hi].mean(axis=0))))
-        return medians
-
-    lines = strip_medians(_line_positions_mm())
-    paper = strip_medians(FRAME_MM + (i + 0.5) * CELL_MM for i in range(COLS))
-    return float(np.median(paper) - np.median(lines))
+    search = round(LINE_SEARCH_MM * CANON_PX_PER_MM)
+    ends = max(2, search // 4)
+    inks = []
+    for mm in _line_positions_mm():
+        c = round(_canon(mm))
+        for band in (canon[lo:hi, c - search : c + search + 1], canon[c - search : c + search + 1, lo:hi].T):
+            profile = np.median(band, axis=0).astype(np.float32)
+            paper = float(np.median(np.concatenate([profile[:ends], profile[-ends:]])))
+            inks.append(float(np.clip(paper - profile, 0.0, None).sum()))
+    return float(np.median(inks)) / (LINE_MM * CANON_PX_PER_MM)
 
 
 def _marker_darkness(canon: np.ndarray) -> list[float]:
@@ -133,6 +135,12 @@ class FoundGrid:
     quarter_turns: int  # counter-clockwise quarter turns that made it upright
 
 
+def cell_size_px(corners: np.ndarray) -> float:
+    """The mean width of a cell in the photo, from the frame's four outer corners."""
+    sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)
+    return float(sides.mean()) * CELL_MM / FRAME_OUTER_MM
+
+
 def find_grid(image: np.ndarray) -> FoundGrid:
     """Locate the printed grid in a photo or scan (any rotation, moderate perspective)."""
     gray = to_gray(image)
@@ -145,8 +153,18 @@ def find_grid(image: np.ndarray) -> FoundGrid:
         if best is None or contrast > best.contrast:
             best = FoundGrid(canon, corners, contrast, 0)
     if best is None or best.contrast < MIN_GRID_CONTRAST:
+        small = min(gray.shape) < 480
         raise CollectError(
             "no grid sheet found: photograph the whole sheet flat, evenly lit, with the thick frame in view"
+            + (f"; a {gray.shape[1]}x{gray.shape[0]} picture may be too small (a whole sheet needs "
+               "640x480 pixels or more)" if small else "")
+        )
+    cell_px = cell_size_px(best.corners)
+    if cell_px < MIN_CELL_PX:
+        raise CollectError(
+            f"the sheet is too small in this picture: its cells are {cell_px:.1f} pixels wide, at least "
+            f"{MIN_CELL_PX} are needed: photograph it closer or at a higher resolution (640x480 or more for "
+            "a whole sheet)"
         )
     darkness = _marker_darkness(best.canon)
     turns = int(np.argmax(darkness))
@@ -222,10 +240,15 @@ def keep_ink(cell: np.ndarray) -> np.ndarray | None:
     h, w = gray.shape
     areas = stats[1:, cv2.CC_STAT_AREA]
     min_area = max(SPECK_FRACTION * gray.size, PART_FRACTION * float(areas.max()))
+    band = max(1, round(EDGE_BAND * min(h, w)))
+    edges = np.ones((h, w), bool)
+    edges[band:-band, band:-band] = False
     keep = []
     for index, (x, y, bw, bh, area) in enumerate(stats[1:], start=1):
         touches = x == 0 or y == 0 or x + bw == w or y + bh == h
         line_remnant = touches and (min(bw, bh) <= 0.06 * min(h, w)) and (max(bw, bh) >= 0.4 * min(h, w))
+        # A blurred frame or grid line in a small photo: an L along two sides, all of it at the edges.
+        line_remnant = line_remnant or (touches and edges[labels == index].mean() > 0.9)
         if area >= min_area and not line_remnant:
             keep.append(index)
     mask = np.isin(labels, keep)

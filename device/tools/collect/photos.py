@@ -45,6 +45,6 @@ def read_sheet(image: np.ndarray, writer: DigitWriter) -> SheetResult:
 
 def collect_from_sheet(image: np.ndarray, out_dir: str | Path) -> CollectSummary:
     """One photographed or scanned grid sheet -> digits saved into ``out_dir/0..9/`` + a contact sheet."""
-    writer = DigitWriter(out_dir)
-    result = read_sheet(image, writer)
-    return CollectSummary(writer.saved, [result], writer.write_contact_sheet())
+    with DigitWriter(out_dir) as writer:
+        result = read_sheet(image, writer)
+        return CollectSummary(writer.saved, [result], writer.write_contact_sheet())

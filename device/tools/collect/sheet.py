@@ -37,7 +37,7 @@ TITLE = "zmg-digits handwriting sheet"
 INSTRUCTIONS = (
     "Write the row's digit in every box: dark pen, one digit per box, inside the lines.",
     "Photograph or scan the whole sheet, black square included, then run:",
-    "device collect PHOTO.jpg --out my-digits/",
+    "device collect PHOTO.jpg --out my_digits/",
 )
 WRITER_LINE = "Writer: ____________________    Date: ______________"
 SVG_NS = "http://www.w3.org/2000/svg"

@@ -6,6 +6,7 @@ Files are written complete under the next free number and never over an earlier 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,11 +50,17 @@ class DigitWriter:
 
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
+        # Folders this run creates; the ones still empty at the end are removed again (remove_unused), so a
+        # failed run leaves nothing behind. Creating them now finds an unwritable place before any work.
+        self._created: list[Path] = [p for p in (*reversed(self.out_dir.parents), self.out_dir) if not p.exists()]
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             for label in ROW_DIGITS:
-                (self.out_dir / label).mkdir(exist_ok=True)
+                if not (self.out_dir / label).exists():
+                    (self.out_dir / label).mkdir()
+                    self._created.append(self.out_dir / label)
         except OSError as err:
+            self.remove_unused()
             raise CollectError(f"cannot create {self.out_dir}: {os_error_text(err)}") from None
         self._next = {label: next_free_index(self.out_dir / label) for label in ROW_DIGITS}
         self.saved: dict[str, list[Path]] = {label: [] for label in ROW_DIGITS}
@@ -78,6 +85,18 @@ class DigitWriter:
     @property
     def total(self) -> int:
         return sum(len(paths) for paths in self.saved.values())
+
+    def remove_unused(self) -> None:
+        """Remove the folders this writer created that are still empty (deepest first); never others."""
+        for folder in reversed(self._created):
+            with contextlib.suppress(OSError):  # only an empty folder goes
+                folder.rmdir()
+
+    def __enter__(self) -> DigitWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove_unused()
 
     def write_contact_sheet(self) -> Path | None:
         """One PNG of everything saved in this run, a row per label, to check by eye; None if nothing."""
