@@ -4,8 +4,10 @@ Recognition-based segmentation. Handwritten digits often touch (``00`` of an amo
 into the next digit), and then segmentation finds one wide mark. For such a mark:
 
 1. **Candidate cuts**: columns where little ink crosses (minima of the ink's column profile, smoothed), at
-   most ``MAX_CUTS`` of them, apart; from each, a cut path from top to bottom that crosses as little ink as
-   it can (``cut_paths``), so the cut follows the gap between two digits instead of slicing one.
+   most ``MAX_CUTS`` of them, apart, and columns at steps of ``GRID_STEP`` heights between them (overlapping
+   digits leave no valley); from each, a cut path from top to bottom that crosses as little ink as it can
+   (``cut_paths``), so the cut follows the gap between two digits instead of slicing one. The search runs at a
+   digit height of ``WORK_HEIGHT`` px.
 2. **Search over groupings**: every run of pieces between two cuts whose width suits a digit is classified
    (one batched inference for the whole mark); dynamic programming picks the sequence of runs with the best
    total score: the log of each run's confidence, a prior on its width for the digit read (a ``1`` is narrow,
