@@ -145,3 +145,13 @@ def test_normalize_accepts_colour_and_tiny_crops():
 def test_normalize_rejects_an_unknown_polarity():
     with pytest.raises(ValueError, match="ink"):
         normalize_digit(np.zeros((5, 5), np.uint8), ink="grey")  # type: ignore[arg-type]
+
+
+def test_kth_smallest_by_counting_equals_partition():
+    from device.recognition.preprocess import _kth_smallest
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        values = rng.integers(0, 256, rng.integers(1, 3000), dtype=np.uint8)
+        k = int(rng.integers(0, values.size))
+        assert _kth_smallest(values, k) == int(np.partition(values, k)[k])

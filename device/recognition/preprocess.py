@@ -135,20 +135,25 @@ def ink_is_dark(gray: np.ndarray) -> bool:
     return float(np.median(border)) > float(gray.mean())
 
 
+def _kth_smallest(values: np.ndarray, k: int) -> int:
+    """The k-th smallest of uint8 values (0-based), as ``np.partition`` gives it, by counting: several times
+    faster on the small crops this runs on for every digit (and every piece of a touching pair)."""
+    cumulative = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    return int(np.searchsorted(cumulative, k + 1))
+
+
 def _bright_ink(gray: np.ndarray, ink: InkPolarity) -> np.ndarray:
     """Float32 image with ink bright, background stretched to 0 and full ink to 1."""
     if ink not in ("auto", "dark", "bright"):
         raise ValueError(f"ink must be 'auto', 'dark' or 'bright', got {ink!r}")
     dark = ink_is_dark(gray) if ink == "auto" else ink == "dark"
-    x = gray.astype(np.float32)
-    if dark:
-        x = 255.0 - x
+    levels = np.uint8(255) - gray if dark else gray  # uint8, ink bright (to_gray gives uint8)
+    x = levels.astype(np.float32)
     # Paper is rarely pure white and ink rarely pure black: stretch between the background level
     # (the border's median) and the ink level (the 99th percentile), as MNIST's scans were.
-    border = _border_pixels(x)
-    background = float(np.partition(border, border.size // 2)[border.size // 2])
-    flat = x.ravel()
-    ink_level = float(np.partition(flat, int(0.99 * (flat.size - 1)))[int(0.99 * (flat.size - 1))])
+    border = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
+    background = float(_kth_smallest(border, border.size // 2))
+    ink_level = float(_kth_smallest(levels, int(0.99 * (levels.size - 1))))
     if ink_level - background < 8.0:  # no contrast: nothing that could be a digit
         return np.zeros_like(x)
     return np.clip((x - background) * (1.0 / (ink_level - background)), 0.0, 1.0)
