@@ -79,8 +79,8 @@ def as_frame(rng: np.random.Generator, gray: np.ndarray, channels: int | None, d
         return frame > 127
     if dtype == "uint16":
         return frame.astype(np.uint16) * 257
-    if dtype == "int64":
-        return frame.astype(np.int64) + int(rng.integers(-50, 50))  # some values outside 0..255
+    if dtype.startswith("int"):
+        return frame.astype(dtype) + int(rng.integers(-50, 50))  # some values outside 0..255
     x = frame.astype(dtype)
     x = x / 255.0 if rng.random() < 0.5 else x
     if rng.random() < 0.2:  # NaN and inf here and there

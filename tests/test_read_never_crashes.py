@@ -21,7 +21,7 @@ from device.recognition.frames import frame_to_uint8
 from device.recognition.recognizer import reading_string
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from fuzz_read import fuzz
+from fuzz_read import as_frame, fuzz
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LARGE = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -53,23 +53,7 @@ def frames(draw: st.DrawFn, max_height: int = 200, max_width: int = 200) -> np.n
         origin = (draw(st.integers(-20, width)), draw(st.integers(-20, height + 20)))
         cv2.putText(gray, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, int(rng.integers(0, 100)),
                     draw(st.integers(1, 12)))
-    frame = gray if channels is None else np.repeat(gray[:, :, None], channels, axis=2)
-    return _as_dtype(frame, dtype, rng)
-
-
-def _as_dtype(frame: np.ndarray, dtype: str, rng: np.random.Generator) -> np.ndarray:
-    if dtype == "uint8":
-        return frame
-    if dtype == "bool":
-        return frame > 127
-    if dtype == "uint16":
-        return frame.astype(np.uint16) * 257
-    if dtype.startswith("int"):
-        return frame.astype(dtype) + int(rng.integers(-40, 40))
-    x = frame.astype(dtype) / (255.0 if rng.random() < 0.5 else 1.0)
-    if x.size and rng.random() < 0.3:
-        x.reshape(-1)[rng.integers(0, x.size, 1 + x.size // 50)] = rng.choice([np.nan, np.inf, -np.inf])
-    return x
+    return as_frame(rng, gray, channels, dtype)
 
 
 @FAST
