@@ -325,6 +325,9 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--npz", metavar="FILE", type=Path, help="x/y or Keras-layout .npz")
     data.add_argument("--folder", metavar="DIR", type=Path, help="folder with subfolders 0/ ... 9/ of images")
+    data.add_argument("--boxes", metavar="DIR", type=Path,
+                      help="the boxed digits of a strings folder (digit_boxes.csv, see --strings), each cut out and "
+                           "normalised as a camera crop: how well the classifier reads real handwritten digits")
     data.add_argument("--strings", metavar="DIR", type=Path,
                       help="images of numbers: labels.csv (file,digits_left_to_right or file,text), optionally "
                            "digit_boxes.csv (file,digit,x,y,w,h); or a set made by python -m train.scenes. "
@@ -353,15 +356,22 @@ def run_eval(args: argparse.Namespace) -> int:
     if used:
         return _fail(f"{', '.join(used)} only go with --strings DIR")
     try:
-        digits = load_eval_set(args.npz or args.folder)
+        digits = _boxed_digits(args.boxes) if args.boxes is not None else load_eval_set(args.npz or args.folder)
     except DataError as exc:
-        return _fail(str(exc))
+        return _fail(f"--boxes: {exc}" if args.boxes is not None else str(exc))
     recognizer = load_recognizer(args)
     with progress_bar(total=len(digits), desc="eval", unit="digit", disable=len(digits) < 1000) as bar:
         result = evaluate_model(recognizer.model, digits, progress=bar.update)
     print(f"model: {recognizer.model.path}")
     print(result.table())
     return 0
+
+
+def _boxed_digits(folder: Path):
+    """Every boxed digit of a strings folder, normalised as a camera crop (device/data/stringsets.py)."""
+    from device.data.stringsets import digit_crops, load_string_set
+
+    return digit_crops(load_string_set(folder)).digits
 
 
 def run_strings_eval(args: argparse.Namespace) -> int:

@@ -114,9 +114,8 @@ row "train paper-plain + USPS (experiment 2)"
 "$py" -m train --config paper-plain --epochs 8 --data "$mnist" --extra "$usps" --out runs/paper_usps --quiet
 row "train robust"
 "$py" -m train --config robust --data "$mnist" --out runs/robust --quiet
-row "fine-tune the shipped model with USPS"
-"$py" -m train --config robust --init train/models/robust.keras --data "$mnist" --extra "$usps" --epochs 3 \
-  --learning-rate 1e-4 --out runs/finetune_usps2 --quiet
+# Not rerun: "fine-tuning the shipped model with USPS" (2026-11-27) used --config robust with USPS, which the
+# data rule (train/data_rules.py) now refuses; scripts/personal_finetune.py measures fine-tuning with USPS.
 
 # 2. Conversion of the new robust model.
 row "convert robust"

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from device.recognition.preprocess import normalize_digit
+from train.styles import restyle_batch
 
 _UPSCALE = 2  # work at 56x56 so stroke-width changes and warps stay smooth
 _CANVAS = 84  # room for rotation and scale without clipping the digit
@@ -41,6 +42,12 @@ class AugmentConfig:
     clean_elastic_prob: float = 0.7  # of the digits otherwise left as MNIST drew them
     elastic_alpha: float = 34.0
     elastic_sigma: float = 4.0
+    # Printed security patterns behind the ink (cheques, forms) and a JPEG round trip; off in the robust
+    # recipe, whose data stay as they were.
+    pattern_prob: float = 0.0
+    pattern_contrast: tuple[float, float] = (10.0, 70.0)  # gray levels the pattern's lines take off the paper
+    jpeg_prob: float = 0.0
+    jpeg_quality: tuple[int, int] = (30, 90)
 
 
 def _random_affine(rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -126,8 +133,36 @@ def camera_like(digit: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig 
     ramp_y = np.arange(h, dtype=np.float32)[:, None] * (np.sin(angle) * strength / max(h, 1))
     ramp = ramp_y + ramp_x
     photo = paper + ramp - contrast * np.clip(ink, 0.0, 1.0)
+    if cfg.pattern_prob and rng.random() < cfg.pattern_prob:
+        photo = np.minimum(photo, paper + ramp - security_pattern((h, w), rng, cfg))
     photo += rng.standard_normal(photo.shape, dtype=np.float32) * np.float32(rng.uniform(*cfg.noise_std))
-    return np.clip(photo, 0, 255).astype(np.uint8)
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    if cfg.jpeg_prob and rng.random() < cfg.jpeg_prob:
+        photo = jpeg_round_trip(photo, int(rng.integers(*cfg.jpeg_quality)))
+    return photo
+
+
+def security_pattern(shape: tuple[int, int], rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """How much darker than the paper a printed pattern makes each pixel: parallel lines (hatching) or
+    waves at a random angle, 2 to 6 pixels apart, as on cheques and forms."""
+    h, w = shape
+    angle = rng.uniform(0, np.pi)
+    period = rng.uniform(2.0, 6.0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    across = xx * np.float32(np.cos(angle)) + yy * np.float32(np.sin(angle))
+    if rng.random() < 0.4:  # waves: the lines bend along their length
+        along = -xx * np.float32(np.sin(angle)) + yy * np.float32(np.cos(angle))
+        across = across + np.float32(rng.uniform(0.5, 2.0)) * np.sin(along * np.float32(rng.uniform(0.1, 0.4)))
+    phase = np.float32(rng.uniform(0, 2 * np.pi))
+    duty = rng.uniform(0.2, 0.5)  # share of each period covered by the line
+    lines = (np.sin(across * np.float32(2 * np.pi / period) + phase) > np.float32(1 - 2 * duty)).astype(np.float32)
+    return lines * np.float32(rng.uniform(*cfg.pattern_contrast))
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """The image after JPEG compression at ``quality`` (1..100), as a phone or a scanner saves it."""
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE) if ok else image
 
 
 def augment_batch(
@@ -135,13 +170,18 @@ def augment_batch(
     rng: np.random.Generator,
     clean_fraction: float = 0.3,
     cfg: AugmentConfig | None = None,
+    labels: np.ndarray | None = None,
+    style_share: float = 0.0,
 ) -> np.ndarray:
     """(N, 28, 28) MNIST digits -> (N, 28, 28) uint8 MNIST-style, most of them via a camera-like crop.
 
     A ``clean_fraction`` of the digits keeps MNIST's own rendering, so the original distribution is
-    still seen; most of those get only an elastic distortion of their shape.
+    still seen; most of those get only an elastic distortion of their shape. With ``labels`` and a
+    ``style_share``, about that share is first given a writing style MNIST lacks (train/styles.py).
     """
     cfg = cfg or AugmentConfig()
+    if labels is not None and style_share > 0:
+        digits = restyle_batch(digits, labels, rng, style_share)
     out = np.array(digits, dtype=np.uint8, copy=True)
     camera = rng.random(len(digits)) >= clean_fraction
     for i in np.flatnonzero(camera):

@@ -1,7 +1,7 @@
 """`train`: train the paper's network on MNIST (optionally with another handwriting set) and report.
 
     train --config paper --data ../shared/data/mnist.npz --out runs/paper
-    train --config robust --data mnist.npz --extra usps.npz --out runs/usps
+    train --config paper --data mnist.npz --extra usps.npz --out runs/usps
     train --init train/models/robust.keras --extra my_digits/ --data mnist.npz --out runs/mine   # personal
 """
 
@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", choices=[*sorted(RECIPES), PERSONAL], default=None,
                         help="recipe: 'paper' (MNIST as in the paper, elastically distorted), 'paper-plain' "
-                        "(no augmentation), 'robust' (camera-like augmentation, the shipped model) or 'personal' "
+                        "(no augmentation), 'robust' (camera-like augmentation), 'styles' (robust plus the writing "
+                        "styles MNIST lacks, patterned paper and JPEG) or 'personal' "
                         "(fine-tune a trained model on a few hundred of your own digits: --extra my_digits/). "
                         "Default: personal with --init and --extra, else paper")
     parser.add_argument("--data", type=Path, default=None,
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
 
     from train.data import DataError
+    from train.data_rules import DataRuleError, check_shippable_data
     from train.recipes import get_recipe
     from train.trainer import Interrupted, RunError, RunExists, RunOptions, run_training
 
@@ -91,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     recipe = get_recipe(config, epochs=args.epochs, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
+    try:
+        check_shippable_data(recipe.name, recipe.shippable, args.extra)
+    except DataRuleError as err:
+        print(f"train: error: {err}", file=sys.stderr)
+        return 2
     out_dir = args.out or Path("runs") / config
     command = "train " + shlex.join(sys.argv[1:] if argv is None else argv)
     options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra, init=args.init,

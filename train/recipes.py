@@ -5,8 +5,11 @@ settings the paper leaves open chosen as recorded in docs/paper-choices.md; amon
 distortion of the training digits (train/augment.py).
 ``paper-plain``: the same without any augmentation, the most literal reading of the paper.
 ``robust``: the same network trained on camera-like re-renderings of MNIST (train/augment.py), the
-recipe of the model we ship. Its augmentation regularises enough that it trains without L2 (measured
-on a GPU with scripts/ablate.py: docs/paper-choices.md).
+recipe of the previous shipped model. Its augmentation regularises enough that it trains without L2
+(measured on a GPU with scripts/ablate.py: docs/paper-choices.md).
+``styles``: ``robust`` plus the writing styles MNIST lacks (continental 1, crossed 7, open 4, 9 with a
+straight stem, pen widths, aspect ratios: train/styles.py), security-patterned paper and JPEG; for
+readers of everyone's handwriting (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from train.augment import AugmentConfig
 from train.model import ModelConfig
 
 
@@ -27,7 +31,15 @@ class Recipe:
     augment: bool = False  # re-draw the training digits every epoch (train/augment.py)
     clean_fraction: float = 0.4  # with augment: share kept in MNIST's rendering (most elastically distorted),
     # the rest re-rendered as a camera sees them; 1.0 = elastic distortion only
+    style_share: float = 0.0  # with augment: share of digits given a writing style MNIST lacks (train/styles.py)
+    pattern_prob: float = 0.0  # with augment: share of camera-like digits on security-patterned paper
+    jpeg_prob: float = 0.0  # with augment: share of camera-like digits through a JPEG round trip
+    shippable: bool = False  # trains the bundled model: MNIST and synthetic data only (train/data_rules.py)
     model: ModelConfig = field(default_factory=ModelConfig)
+
+    def augment_config(self) -> AugmentConfig:
+        """The camera-like augmentation's settings for this recipe."""
+        return AugmentConfig(pattern_prob=self.pattern_prob, jpeg_prob=self.jpeg_prob)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,7 +48,10 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "paper": Recipe(name="paper", epochs=30, augment=True, clean_fraction=1.0),
     "paper-plain": Recipe(name="paper-plain", epochs=12),
-    "robust": Recipe(name="robust", epochs=50, augment=True, clean_fraction=0.6, model=ModelConfig(l2=0.0)),
+    "robust": Recipe(name="robust", epochs=50, augment=True, clean_fraction=0.6, shippable=True,
+                     model=ModelConfig(l2=0.0)),
+    "styles": Recipe(name="styles", epochs=50, augment=True, clean_fraction=0.5, style_share=0.2,
+                     pattern_prob=0.25, jpeg_prob=0.3, shippable=True, model=ModelConfig(l2=0.0)),
 }
 
 

@@ -166,10 +166,12 @@ def _compile(model, recipe: Recipe, total_steps: int) -> None:
 AUGMENT_CHUNKS = 16  # an epoch is augmented in this many pieces, each with its own generator
 
 
-def _augment_chunk(digits: np.ndarray, seed: int, epoch: int, chunk: int, clean_fraction: float) -> np.ndarray:
+def _augment_chunk(digits: np.ndarray, labels: np.ndarray, seed: int, epoch: int, chunk: int,
+                   recipe: Recipe) -> np.ndarray:
     """One piece of an epoch, augmented and put through the paper's preprocessing (runs in a worker)."""
     rng = np.random.default_rng([seed, epoch, chunk])
-    return prepare_mnist(augment_batch(digits, rng, clean_fraction))
+    return prepare_mnist(augment_batch(digits, rng, recipe.clean_fraction, recipe.augment_config(),
+                                       labels=labels, style_share=recipe.style_share))
 
 
 def _init_worker() -> None:
@@ -217,7 +219,7 @@ class EpochData:
         if self._clean is not None:
             return self._clean[order], self.train.y[order]
         pieces = np.array_split(order, AUGMENT_CHUNKS)
-        args = [(self.train.x[piece], self.seed, epoch, i, self.recipe.clean_fraction)
+        args = [(self.train.x[piece], self.train.y[piece], self.seed, epoch, i, self.recipe)
                 for i, piece in enumerate(pieces)]
         pool = self._executor()
         if pool is None:
