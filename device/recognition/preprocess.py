@@ -5,8 +5,9 @@ seen the same way everywhere. Two stages:
 
 1. ``normalize_digits``: MNIST-style normalisation of any grayscale digit crop, either ink
    polarity -> 28x28 uint8, bright ink on black, the ink's bounding box fitted into 20x20 (aspect
-   ratio kept, anti-aliased) and its centre of mass at the centre of the 28x28 image. MNIST's own
-   images were made this way, so they skip this stage.
+   ratio kept, anti-aliased) and its centre of mass at the centre of the 28x28 image. Marks that
+   are not the digit's strokes (a printed pattern, paper grain, specks) are removed first. MNIST's
+   own images were made this way, so they skip this stage.
 2. ``paper_preprocess``: the paper's steps (section 2.1): binarize at the image's mean intensity,
    then bilinear resize 28x28 -> 25x25 -> 28x28. Output float32 in [0, 1], the network's input.
 
@@ -26,8 +27,13 @@ from device.common.shapes import IMAGE_SIZE
 
 # Bump when anything below changes what the network sees: models record the version they were
 # trained with, and the device refuses a model whose version it does not know.
-PREPROCESS_VERSION = "zmg-1"
-SUPPORTED_PREPROCESS_VERSIONS = frozenset({PREPROCESS_VERSION})
+# zmg-1: the first; zmg-2: normalize_digit removes background marks (``keep_strokes``). A zmg-1 model
+# reads zmg-2 crops as well as before or better (docs/RESULTS.md), so the device still runs it.
+PREPROCESS_VERSION = "zmg-2"
+SUPPORTED_PREPROCESS_VERSIONS = frozenset({"zmg-1", PREPROCESS_VERSION})
+
+# keep_strokes: a piece of ink smaller than this share of the largest one is a speck, not a stroke
+MIN_STROKE_PART = 0.05
 
 BOX_SIZE = 20  # MNIST fits every digit's bounding box into 20x20
 ENHANCE_SIZE = 25  # the paper's intermediate bilinear size (section 2.1.2)
@@ -148,6 +154,7 @@ def _bright_ink(gray: np.ndarray, ink: InkPolarity) -> np.ndarray:
         raise ValueError(f"ink must be 'auto', 'dark' or 'bright', got {ink!r}")
     dark = ink_is_dark(gray) if ink == "auto" else ink == "dark"
     levels = np.uint8(255) - gray if dark else gray  # uint8, ink bright (to_gray gives uint8)
+    levels = keep_strokes(levels)
     x = levels.astype(np.float32)
     # Paper is rarely pure white and ink rarely pure black: stretch between the background level
     # (the border's median) and the ink level (the 99th percentile), as MNIST's scans were.
@@ -157,6 +164,25 @@ def _bright_ink(gray: np.ndarray, ink: InkPolarity) -> np.ndarray:
     if ink_level - background < 8.0:  # no contrast: nothing that could be a digit
         return np.zeros_like(x)
     return np.clip((x - background) * (1.0 / (ink_level - background)), 0.0, 1.0)
+
+
+def keep_strokes(levels: np.ndarray) -> np.ndarray:
+    """A uint8 image with bright ink, without what is not the digit's strokes (set to 0, the paper).
+
+    Otsu's threshold splits strokes from fainter marks (security patterns printed on cheques and forms,
+    paper grain, a shadow); pieces of stroke under MIN_STROKE_PART of the largest are specks. Keeping
+    the strokes' fainter anti-aliased rim as well measured worse on real scans (it keeps the pattern
+    where it touches the ink): docs/RESULTS.md.
+    """
+    if levels.size == 0 or int(levels.max()) == int(levels.min()):
+        return levels
+    _, strokes = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+    if count > 2:  # background and more than one piece
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        kept = np.concatenate([[0], (areas >= MIN_STROKE_PART * areas.max()).astype(np.uint8) * 255])
+        strokes = kept.astype(np.uint8)[labels]
+    return np.where(strokes > 0, levels, np.uint8(0))
 
 
 def normalize_digit(crop: np.ndarray, ink: InkPolarity = "auto") -> np.ndarray:
