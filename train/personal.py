@@ -162,16 +162,24 @@ def looks_blank(image: np.ndarray) -> bool:
 
 
 MAX_PIECES = 5  # a handwritten digit is one to three strokes; normalised noise or a photo is many specks
+MAX_HOLES = 3  # an 8 has two; a blob of noise is full of them (27 of MNIST's 10,000 test digits have more)
+
+
+def _holes(ink: np.ndarray) -> int:
+    """Pieces of background enclosed by ink (4-connected, not touching the border)."""
+    count, labels = cv2.connectedComponents((~ink).astype(np.uint8), connectivity=4)
+    outside = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return int(count - 1 - np.count_nonzero(outside))
 
 
 def looks_unlike_a_digit(image: np.ndarray) -> bool:
-    """Not what the device makes of a digit: many separate pieces of ink, ink on the border, or ink over
-    most of the square (noise, a whole photo, a scrap of texture)."""
+    """Not what the device makes of a digit: many separate pieces of ink, many enclosed holes, ink on the
+    border, or ink over most of the square (noise, a whole photo, a scrap of texture)."""
     x = np.asarray(image) > 96
     border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]]).mean()
     _, _, stats, _ = cv2.connectedComponentsWithStats(x.astype(np.uint8), connectivity=8)
     pieces = int((stats[1:, cv2.CC_STAT_AREA] >= 2).sum())
-    return bool(pieces > MAX_PIECES or border > 0.15 or x.mean() > 0.5)
+    return bool(pieces > MAX_PIECES or _holes(x) > MAX_HOLES or border > 0.15 or x.mean() > 0.5)
 
 
 def sanity_check(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, keys: Sequence[str]) -> SanityReport:
