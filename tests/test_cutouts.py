@@ -63,3 +63,27 @@ def test_placement_maps_boxes_back_into_the_cutout():
     assert placement.to_frame(box) == (50, 10, 10, 20)
     assert placement.to_frame((0, 0, 640, 480)) == (0, 0, 120, 40)  # clipped to the cut-out
     assert canvas[0, 0] == 220 and canvas[240, 0] == 220  # its edges repeated outwards
+
+
+@pytest.mark.parametrize("edge", ["top", "bottom", "left"])
+def test_a_digit_the_scans_edge_cuts_through_is_still_read(mnist_small, edge):
+    # Scans of amount fields are tight: a digit often touches the image's edge. Its ink reaches the frame's
+    # border only through the cut-out's repeated edge, so it is cut at the cut-out's edge and read.
+    indices = [3, 5, 8]  # without the 6 of the other tests: cut through its loop, it is another shape
+    crop, _ = tight_crop(mnist_small, indices, 60)
+    crop = {"top": crop[3:], "bottom": crop[:-3], "left": crop[:, 4:]}[edge]
+    expected = "".join(str(int(mnist_small["y_test"][k])) for k in indices)
+    assert reading_string(Recognizer().read(crop)) == expected
+
+
+def test_the_scanners_margin_along_a_cutouts_edge_is_not_read():
+    crop = np.full((60, 200), 225, np.uint8)
+    crop[-6:, :] = 40  # a dark band along the whole bottom edge, as a scanner's margin
+    assert Recognizer().read(crop) == []
+
+
+def test_cutout_box_is_where_the_cutout_lies_at_half_resolution():
+    _, placement = place_cutout(np.full((50, 150), 200, np.uint8), 100)
+    x0, y0, x1, y1 = placement.cutout_half()
+    assert (x1 - x0, y1 - y0) == (150, 50) and (x0 + x1) // 2 == 160 and (y0 + y1) // 2 == 120
+    assert Placement().cutout_half() is None and Placement(0.5).cutout_half() is None

@@ -50,6 +50,14 @@ class Placement:
         left, top = round(x0), round(y0)
         return left, top, round(x1) - left, round(y1) - top
 
+    def cutout_half(self) -> tuple[int, int, int, int] | None:
+        """Where a placed cut-out lies in the analysed image, at half resolution (x0, y0, x1, y1); else None."""
+        if self.frame_size is None or self.offset == (0, 0):
+            return None
+        fw, fh = self.frame_size
+        ox, oy = self.offset
+        return ox // 2, oy // 2, (ox + round(fw * self.scale)) // 2, (oy + round(fh * self.scale)) // 2
+
     def length_to_frame(self, value: float) -> float:
         """A length (a height bound) of the analysed image in frame pixels."""
         return value / self.scale

@@ -267,14 +267,35 @@ def _half_mask(mask: np.ndarray) -> np.ndarray:
     )[1]
 
 
+# Ink crossing a cut-out's edge is cut there and judged as a digit when narrower than this share of the
+# cut-out; wider, it is the scanner's margin or a ruling along the edge and is dropped with the border.
+EDGE_INK_MAX_WIDTH = 1 / 3
+
+
+def _cut_at(labels: np.ndarray, label: int, stat: np.ndarray, keep: tuple[int, int, int, int]) -> None:
+    """Unlabel the pixels of component ``label`` outside the box ``keep`` (x0, y0, x1, y1), in place."""
+    x, y, w, h = (int(v) for v in stat[:4])
+    window = labels[y : y + h, x : x + w]
+    yy, xx = np.mgrid[y : y + h, x : x + w]
+    outside = (xx < keep[0]) | (xx >= keep[2]) | (yy < keep[1]) | (yy >= keep[3])
+    window[(window == label) & outside] = 0
+
+
 def find_digit_parts(
-    ink: InkImages, params: SegmentParams = DEFAULT_PARAMS, rejections: list[Rejection] | None = None
+    ink: InkImages,
+    params: SegmentParams = DEFAULT_PARAMS,
+    rejections: list[Rejection] | None = None,
+    cutout: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, list[list[_Part]]]:
     """Half-resolution label image and the digits (groups of its labels) per line, in reading order.
 
     Components are found at half resolution (4x fewer pixels; digits are >= ~20 px tall), keeping
     only those of the weak mask that contain strong ink (hysteresis). Part coordinates are half-res.
     ``rejections``, when given, receives what was dropped and why (half-res boxes and heights).
+    ``cutout``: where a placed cut-out lies (x0, y0, x1, y1, half-res). Ink that reaches the frame's border
+    only through the cut-out's repeated edge is cut at the cut-out's edge and judged like any other part:
+    a digit the scan's edge touches is still a digit, while the scanner's margin and the next field's ink,
+    long and thin along the edge, fail the digit tests that follow.
     """
 
     def reject(x: int, y: int, w: int, h: int, reason: str, limit: float | None = None) -> None:
@@ -294,6 +315,11 @@ def find_digit_parts(
         x, y, bw, bh, area = (int(v) for v in stats[i])
         if area < 3:
             continue
+        if cutout is not None and (x == 0 or y == 0 or x + bw >= w or y + bh >= h):
+            cx0, cy0, cx1, cy1 = max(x, cutout[0]), max(y, cutout[1]), min(x + bw, cutout[2]), min(y + bh, cutout[3])
+            if cx1 > cx0 and cy1 > cy0 and cx1 - cx0 < EDGE_INK_MAX_WIDTH * (cutout[2] - cutout[0]):
+                x, y, bw, bh = cx0, cy0, cx1 - cx0, cy1 - cy0
+                _cut_at(labels, int(i), stats[i], (cx0, cy0, cx1, cy1))
         if x == 0 or y == 0 or x + bw >= w or y + bh >= h:
             if max(bw, bh) > params.min_height * min(h, w):
                 edge_labels.append(int(i))
@@ -422,7 +448,7 @@ def segment(
     analysed, placement = analysed_image(gray, params)  # large frames reduced, cut-outs placed in a frame
     ink = ink_images(analysed, params)
     dropped: list[Rejection] | None = [] if rejections is not None else None
-    labels_half, lines = find_digit_parts(ink, params, dropped)
+    labels_half, lines = find_digit_parts(ink, params, dropped, placement.cutout_half())
     if rejections is not None and dropped:
         rejections.extend(  # half resolution of the analysed image -> frame pixels
             replace(r, box=placement.to_frame(tuple(2 * v for v in r.box)),
