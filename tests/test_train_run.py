@@ -230,3 +230,21 @@ def test_bad_data_and_flags_exit_2_without_traceback(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr
         assert "error:" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_styles_run_shows_its_writing_styles_in_the_report(tmp_path, small_npz):
+    out = tmp_path / "styles"
+    assert main(["--config", "styles", "--data", str(small_npz), "--steps", "2", "--out", str(out), "--quiet"]) == 0
+    report = (out / "report.md").read_text()
+    assert "## Writing styles added to MNIST" in report and "![writing styles](styles.png)" in report
+    import cv2
+
+    sheet = cv2.imread(str(out / "styles.png"), cv2.IMREAD_GRAYSCALE)
+    assert sheet is not None and sheet.shape == (3 * 300, 3 * 480)  # 10 rows and 16 columns of 30 px, 3x
+
+
+def test_recipes_without_styles_add_no_style_picture(tmp_path, small_npz):
+    out = tmp_path / "plain"
+    argv = ["--config", "paper-plain", "--data", str(small_npz), "--steps", "1", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert not (out / "styles.png").exists() and "Writing styles" not in (out / "report.md").read_text()

@@ -89,15 +89,32 @@ def _evaluation_section(evaluation: Evaluation, image: str) -> str:
     )
 
 
+def save_style_samples(sheet: np.ndarray, path: Path) -> None:
+    """The styles' sample sheet (train/styles.py), enlarged 3x so that strokes can be seen, as a PNG."""
+    import cv2
+
+    big = cv2.resize(sheet, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+    ok, encoded = cv2.imencode(".png", big)
+    if ok:
+        write_atomic(path, encoded.tobytes())
+
+
 def write_report(
     out_dir: Path,
     command: str,
     facts: dict[str, str],
     evaluations: list[tuple[Evaluation, str]],
+    style_samples: str | None = None,
 ) -> Path:
-    """report.md: what ran, where, and how well; ``evaluations`` pairs each result with its PNG name."""
+    """report.md: what ran, where, and how well; ``evaluations`` pairs each result with its PNG name;
+    ``style_samples``, the PNG of the writing styles the run added (train/styles.py), if any."""
     lines = ["# Training report", "", f"`{command}`", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in facts.items()]
+    if style_samples:
+        lines += ["", "## Writing styles added to MNIST", "",
+                  "Each row: every drawn glyph style of the digit, then MNIST examples given a style "
+                  "(train/styles.py). These are drawn afresh every epoch.", "",
+                  f"![writing styles]({style_samples})"]
     lines += ["", "## Accuracy", ""]
     lines += [_evaluation_section(evaluation, image) for evaluation, image in evaluations]
     lines += ["## Loss curves", "", "![loss and accuracy per epoch](loss.png)", "",

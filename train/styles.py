@@ -290,3 +290,17 @@ def restyle_batch(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     for i in np.flatnonzero(chosen):
         out[i] = style_digit(out[i], int(labels[i]), rng)
     return out
+
+
+def sample_sheet(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator, per_row: int = 16) -> np.ndarray:
+    """A picture of the styles for the training report: one row per digit, first every drawn glyph style,
+    then styled versions of that digit's MNIST examples (uint8, bright ink, 1 px gray grid)."""
+    rows = []
+    for digit in range(10):
+        tiles = [draw_glyph(digit, rng, name) for name in GLYPHS[digit]]
+        examples = digits[np.asarray(labels) == digit]
+        for example in examples[: max(0, per_row - len(tiles))]:
+            tiles.append(style_digit(example, digit, rng))
+        tiles += [np.zeros((28, 28), np.uint8)] * (per_row - len(tiles))
+        rows.append(np.hstack([np.pad(tile, 1, constant_values=90) for tile in tiles[:per_row]]))
+    return np.vstack(rows)

@@ -34,7 +34,16 @@ from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from train.augment import augment_batch
 from train.data import DigitSet, load_extra, load_mnist, split_half
 from train.recipes import Recipe
-from train.report import Evaluation, evaluate, plot_confusion, plot_history, read_history, write_report
+from train.report import (
+    Evaluation,
+    evaluate,
+    plot_confusion,
+    plot_history,
+    read_history,
+    save_style_samples,
+    write_report,
+)
+from train.styles import sample_sheet
 
 CHECKPOINT_NAME = "last.keras"
 STATE_NAME = "state.json"
@@ -417,6 +426,11 @@ def run_training(options: RunOptions) -> RunResult:
         facts["started from"] = f"{options.init} (learning rate {recipe.learning_rate:g})"
     if before is not None:
         facts["accuracy before this run"] = " / ".join(f"{e.name} {100 * e.accuracy:.2f} %" for e in before)
-    report_path = write_report(out_dir, options.command, facts, evaluations)
+    style_samples = None
+    if recipe.augment and recipe.style_share > 0:
+        style_samples = "styles.png"
+        sheet = sample_sheet(mnist.train.x[:2000], mnist.train.y[:2000], np.random.default_rng(options.seed))
+        save_style_samples(sheet, out_dir / style_samples)
+    report_path = write_report(out_dir, options.command, facts, evaluations, style_samples)
     return RunResult(model_path, report_path, test_eval, extra_eval, epochs, seconds)
 
