@@ -199,3 +199,16 @@ def test_boxes_of_a_folder_without_labels_is_one_line_and_exit_2(tmp_path, capsy
     assert main(["eval", "--boxes", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("device: error: --boxes:")
+
+
+def test_a_space_between_digit_groups_is_not_a_line_break_in_the_truth(tmp_path):
+    # "7 090 073" written on one line is read as one line: its truth is "7090073", lines alone add spaces
+    out = tmp_path / "strings"
+    assert scenes.main(["--preset", "strings", "--count", "40", "--seed", "5", "--out", str(out),
+                        "--mnist", str(SUBSET)]) == 0
+    meta = {s["file"]: s for s in json.loads((out / "scenes.json").read_text())["scenes"]}
+    cases = {c.file.name: c for c in load_cases(out)}
+    grouped = [name for name, s in meta.items() if " " in s["text"] and len(s["lines"]) == 1]
+    assert grouped, "the strings preset writes some numbers in groups separated by spaces"
+    for name in grouped:
+        assert cases[name].text == "".join(ch for ch in meta[name]["text"] if ch.isdigit())

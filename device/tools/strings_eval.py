@@ -166,7 +166,12 @@ def _scene_truth(folder: Path) -> dict[str, tuple[str, tuple[Box, ...]]]:
         for scene in meta["scenes"]:
             digits = sorted(scene["digits"], key=lambda d: (d["line"], d["box"][0] if d.get("box") else 0))
             boxes = tuple(tuple(int(v) for v in d["box"]) for d in digits if d.get("box"))
-            text = " ".join("".join(ch for ch in part if ch.isdigit()) for part in str(scene["text"]).split())
+            # one group of digits per line of writing: a space between digit groups of one line ("7 090 073")
+            # is a separator, as in "18.014", not a line break
+            lines: dict[int, str] = {}
+            for d in digits:
+                lines[int(d["line"])] = lines.get(int(d["line"]), "") + str(int(d["digit"]))
+            text = " ".join(lines[k] for k in sorted(lines))
             truth[str(scene["file"])] = (text, boxes if len(boxes) == len(digits) else ())
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as err:
         raise DataError(f"{path}: not a scene set's truth ({type(err).__name__}: {err})") from None
