@@ -248,3 +248,39 @@ def test_recipes_without_styles_add_no_style_picture(tmp_path, small_npz):
     argv = ["--config", "paper-plain", "--data", str(small_npz), "--steps", "1", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     assert not (out / "styles.png").exists() and "Writing styles" not in (out / "report.md").read_text()
+
+
+def test_hold_out_is_seeded_stratified_and_disjoint(mnist_small):
+    from train.data import DataError, DigitSet, hold_out
+
+    digits = DigitSet(mnist_small["x_train"], mnist_small["y_train"].astype(np.int64))
+    rest, held = hold_out(digits, 200, seed=3)
+    again_rest, again_held = hold_out(digits, 200, seed=3)
+    assert np.array_equal(held.x, again_held.x) and np.array_equal(rest.y, again_rest.y)
+    assert abs(len(held) - 200) <= 5 and len(rest) + len(held) == len(digits)
+    shares = np.bincount(held.y, minlength=10) / len(held)
+    assert np.allclose(shares, np.bincount(digits.y, minlength=10) / len(digits), atol=0.01)
+    flat = {image.tobytes() for image in held.x}
+    assert not any(image.tobytes() in flat for image in rest.x[:500])  # no digit on both sides
+    assert not np.array_equal(hold_out(digits, 200, seed=4)[1].x, held.x)
+    with pytest.raises(DataError, match="cannot hold out"):
+        hold_out(digits, len(digits))
+
+
+def test_holdout_run_follows_the_validation_digits_and_reports_them(tmp_path, small_npz):
+    out = tmp_path / "val"
+    argv = ["--config", "paper-plain", "--data", str(small_npz), "--steps", "3", "--holdout", "200",
+            "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    report = (out / "report.md").read_text()
+    assert "### validation (" in report and "held out of MNIST training)" in report and "### MNIST test" in report
+    assert json.loads((out / "config.json").read_text())["holdout"] == 200
+    assert (out / "confusion_validation.png").is_file()
+
+
+def test_holdout_is_refused_for_a_personal_fine_tune(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shipped = Path(__file__).resolve().parents[1] / "train" / "models" / "robust.keras"
+    assert main(["--init", str(shipped), "--extra", str(folder), "--holdout", "100"]) == 2
+    assert "--holdout is for the recipes" in capsys.readouterr().err

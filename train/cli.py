@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its last finished epoch")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    parser.add_argument("--holdout", type=positive_int, default=None, metavar="N",
+                        help="hold N MNIST training digits out (seeded, every digit in proportion) and follow them "
+                        "each epoch instead of the test set: choose epochs, seeds and recipes on these, so that the "
+                        "test set measures only (default: train on all 60,000, follow the test set)")
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="processes that augment the training digits (default: one per CPU core but one; "
                         "the data are the same for any number)")
@@ -85,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     config = args.config or (PERSONAL if args.init is not None and args.extra is not None else "paper")
     if config == PERSONAL:
+        if args.holdout:
+            print("train: error: --holdout is for the recipes; a personal fine-tune holds out part of your own "
+                  "digits by itself", file=sys.stderr)
+            return 2
         return _run_personal(args, argv)
     if args.strict or args.folds:
         flag = "--strict" if args.strict else "--folds"
@@ -102,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "train " + shlex.join(sys.argv[1:] if argv is None else argv)
     options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra, init=args.init,
                          steps=args.steps, seed=args.seed, resume=args.resume,
-                         verbose=2 if args.quiet else 1, command=command, workers=args.workers)
+                         verbose=2 if args.quiet else 1, command=command, workers=args.workers,
+                         holdout=args.holdout or 0)
     try:
         result = run_training(options)
     except RunExists as err:

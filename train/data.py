@@ -18,7 +18,7 @@ import numpy as np
 from device.common.errors import first_line
 from device.data.digitsets import DataError, DigitSet, load_digits, mnist_arrays, mnist_sets
 
-__all__ = ["DataError", "DigitSet", "Mnist", "load_extra", "load_mnist", "split_half"]
+__all__ = ["DataError", "DigitSet", "Mnist", "hold_out", "load_extra", "load_mnist", "split_half"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,22 @@ def split_half(digits: DigitSet, seed: int = 0) -> tuple[DigitSet, DigitSet]:
     first, second = np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(held_idx))
     return (DigitSet(digits.x[first], digits.y[first], digits.style),
             DigitSet(digits.x[second], digits.y[second], digits.style))
+
+
+def hold_out(digits: DigitSet, count: int, seed: int = 0) -> tuple[DigitSet, DigitSet]:
+    """Seeded, stratified split of ``count`` digits for validation: (the rest, the held-out ones).
+
+    Model choices (epochs, seeds, recipes) are made on these, never on the test set. Each class gives its
+    share of ``count``; the order of both parts is the original order.
+    """
+    if not 0 < count < len(digits):
+        raise DataError(f"cannot hold out {count} of {len(digits)} digits for validation")
+    rng = np.random.default_rng([seed, 7919])  # its own stream: the same split whatever else uses the seed
+    held: list[np.ndarray] = []
+    for digit in range(10):
+        members = np.flatnonzero(digits.y == digit)
+        held.append(rng.permutation(members)[: round(count * len(members) / len(digits))])
+    mask = np.zeros(len(digits), bool)
+    mask[np.concatenate(held)] = True
+    return (DigitSet(digits.x[~mask], digits.y[~mask], digits.style),
+            DigitSet(digits.x[mask], digits.y[mask], digits.style))

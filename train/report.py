@@ -51,7 +51,8 @@ def read_history(path: Path) -> dict[str, list[float]]:
     return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
 
 
-def plot_history(history: dict[str, list[float]], path: Path) -> None:
+def plot_history(history: dict[str, list[float]], path: Path, validation: str = "MNIST test") -> None:
+    """Loss and accuracy per epoch; ``validation`` names the set of the ``val_`` columns."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,11 +60,11 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
 
     epochs = [int(e) + 1 for e in history.get("epoch", [])]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (("loss", "training"), ("val_loss", "MNIST test")):
+    for key, label in (("loss", "training"), ("val_loss", validation)):
         if key in history:
             loss_ax.plot(epochs, history[key], marker=".", label=label)
     loss_ax.set_title("loss (cross-entropy + L2)")
-    for key, label in (("accuracy", "training"), ("val_accuracy", "MNIST test")):
+    for key, label in (("accuracy", "training"), ("val_accuracy", validation)):
         if key in history:
             acc_ax.plot(epochs, [100 * v for v in history[key]], marker=".", label=label)
     acc_ax.set_title("accuracy (%)")

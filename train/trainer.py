@@ -32,7 +32,7 @@ from device.common.errors import first_line
 from device.common.files import write_atomic
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from train.augment import augment_batch
-from train.data import DigitSet, load_extra, load_mnist, split_half
+from train.data import DigitSet, hold_out, load_extra, load_mnist, split_half
 from train.recipes import Recipe
 from train.report import (
     Evaluation,
@@ -62,6 +62,7 @@ class RunOptions:
     verbose: int = 1  # Keras: 0 silent, 1 progress bar, 2 one line per epoch
     command: str = "train"
     workers: int | None = None  # augmentation processes; None: one per core but one, at most AUGMENT_CHUNKS
+    holdout: int = 0  # MNIST training digits held out for validation (the per-epoch curve), instead of the test set
 
 
 @dataclass(frozen=True)
@@ -334,11 +335,16 @@ def run_training(options: RunOptions) -> RunResult:
 
     mnist = load_mnist(options.data)
     train_set, extra_test = mnist.train, None
+    validation, validation_name = mnist.test, "MNIST test"
+    if options.holdout:
+        train_set, validation = hold_out(mnist.train, options.holdout, options.seed)
+        validation_name = f"validation ({len(validation):,} held out of MNIST training)"
     if options.extra is not None:
         extra_train, extra_test = split_half(load_extra(options.extra), options.seed)
         train_set = DigitSet(np.concatenate([train_set.x, extra_train.x]),
                              np.concatenate([train_set.y, extra_train.y]))
     x_test = prepare_mnist(mnist.test.x)
+    x_val = x_test if not options.holdout else prepare_mnist(validation.x)
 
     keras.utils.set_random_seed(options.seed)
     if _uses_tensorflow():
@@ -365,7 +371,7 @@ def run_training(options: RunOptions) -> RunResult:
     _trim_history(out_dir / "history.csv", start_epoch)
     write_atomic(out_dir / "config.json", json.dumps(
         {"recipe": recipe.to_dict(), "seed": options.seed, "data": str(options.data),
-         "extra": str(options.extra), "steps": total_steps, "epochs": epochs,
+         "extra": str(options.extra), "steps": total_steps, "epochs": epochs, "holdout": options.holdout,
          "preprocess_version": PREPROCESS_VERSION}, indent=2, default=str))
     # append: fit() runs once per epoch, and each call would otherwise start the file anew
     callbacks = [keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True)]
@@ -389,7 +395,7 @@ def run_training(options: RunOptions) -> RunResult:
             steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
             model.fit(x_epoch, y_epoch, batch_size=recipe.batch_size, epochs=epoch + 1,
                       initial_epoch=epoch, steps_per_epoch=steps, shuffle=False,
-                      validation_data=(x_test, mnist.test.y), callbacks=callbacks,
+                      validation_data=(x_val, validation.y), callbacks=callbacks,
                       verbose=options.verbose)
             _save_checkpoint(model, checkpoint_dir, {"epoch": epoch + 1, "epochs": epochs,
                                                       "seed": options.seed, "recipe": recipe.name})
@@ -405,9 +411,13 @@ def run_training(options: RunOptions) -> RunResult:
     after = _evaluate_all(model, x_test, mnist.test.y, extra)
     test_eval, extra_eval = after[0], (after[1] if len(after) > 1 else None)
     evaluations = list(zip(after, ("confusion.png", "confusion_extra.png")[: len(after)], strict=True))
+    if options.holdout:
+        val_eval = evaluate(validation_name, model.predict(x_val, batch_size=512, verbose=0), validation.y)
+        evaluations.append((val_eval, "confusion_validation.png"))
     for evaluation, image in evaluations:
         plot_confusion(evaluation, out_dir / image)
-    plot_history(read_history(out_dir / "history.csv"), out_dir / "loss.png")
+    plot_history(read_history(out_dir / "history.csv"), out_dir / "loss.png",
+                 "validation" if options.holdout else "MNIST test")
     facts = {
         "recipe": recipe.name,
         "training digits": f"{len(train_set):,}" + (
