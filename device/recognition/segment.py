@@ -269,7 +269,7 @@ def _half_mask(mask: np.ndarray) -> np.ndarray:
 
 # Ink crossing a cut-out's edge is cut there and judged as a digit when narrower than this share of the
 # cut-out; wider, it is the scanner's margin or a ruling along the edge and is dropped with the border.
-EDGE_INK_MAX_WIDTH = 1 / 3
+EDGE_INK_MAX_WIDTH = 0.5
 
 
 def _cut_at(labels: np.ndarray, label: int, stat: np.ndarray, keep: tuple[int, int, int, int]) -> None:
