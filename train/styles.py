@@ -75,8 +75,8 @@ def add_flag(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     height = bottom - top
     top_cols = np.flatnonzero(ink[top : top + 3].max(axis=0) > 0.3)
     x0 = float(top_cols.mean()) if top_cols.size else _SIZE / 2
-    length = height * rng.uniform(0.3, 0.65)
-    angle = np.deg2rad(rng.uniform(20, 60))  # below the horizontal
+    length = height * rng.uniform(0.3, 0.9)
+    angle = np.deg2rad(rng.uniform(35, 70))  # below the horizontal (flatter, it is the bar of a 7): up to a caret
     end = (x0 - length * np.cos(angle), top + length * np.sin(angle))
     _line(ink, (x0, top + 1), end, stroke_width(ink) * rng.uniform(0.8, 1.1))
     return normalize_digit(ink, ink="bright")
@@ -164,6 +164,12 @@ GLYPHS: dict[int, dict[str, Callable[[np.random.Generator], list[Stroke]]]] = {
         "flag and base": lambda r: [_poly((0.5 - r.uniform(0.2, 0.35), r.uniform(0.2, 0.45)), (0.55, 0.0), (0.5, 1.0)),
                                     _poly((0.5 - r.uniform(0.2, 0.3), 1.0), (0.5 + r.uniform(0.2, 0.3), 1.0))],
         "hook": lambda r: [_poly((0.4, 0.12), (0.55, 0.0), (0.52, 1.0))],
+        # the up-stroke of many Latin American and European hands starts near the baseline: a caret with one
+        # upright leg
+        "long flag": lambda r: [_poly((r.uniform(0.0, 0.25), r.uniform(0.55, 0.9)), (0.62, 0.0),
+                                      (0.6 + r.uniform(-0.05, 0.05), 1.0))],
+        "long flag and base": lambda r: [_poly((r.uniform(0.0, 0.2), r.uniform(0.5, 0.8)), (0.62, 0.0), (0.6, 1.0)),
+                                         _poly((r.uniform(0.25, 0.4), 1.0), (r.uniform(0.8, 0.95), 1.0))],
     },
     2: {
         "plain": lambda r: [_join(_arc(0.5, 0.3, 0.35, 0.28, 200, 380),
@@ -202,6 +208,7 @@ GLYPHS: dict[int, dict[str, Callable[[np.random.Generator], list[Stroke]]]] = {
         "plain": lambda r: [_poly((0.08, 0.05), (0.92, 0.05), (0.38, 1.0))],
         "crossed": lambda r: [_poly((0.08, 0.05), (0.92, 0.05), (0.4, 1.0)), _poly((0.35, 0.52), (0.9, 0.5))],
         "hooked": lambda r: [_poly((0.05, 0.22), (0.12, 0.03), (0.92, 0.05), (0.45, 1.0))],
+        "slanted crossed": lambda r: [_poly((0.05, 0.08), (0.95, 0.02), (0.25, 1.0)), _poly((0.2, 0.55), (0.75, 0.5))],
         "hooked crossed": lambda r: [_poly((0.05, 0.22), (0.12, 0.03), (0.92, 0.05), (0.45, 1.0)),
                                      _poly((0.4, 0.52), (0.92, 0.5))],
     },
@@ -215,6 +222,8 @@ GLYPHS: dict[int, dict[str, Callable[[np.random.Generator], list[Stroke]]]] = {
         "open loop": lambda r: [_join(_arc(0.45, 0.28, 0.33, 0.26, -20, 300), _poly((0.76, 0.15), (0.72, 1.0)))],
         "stem to the left": lambda r: [_join(_arc(0.5, 0.28, 0.3, 0.26, -10, 355), _poly((0.8, 0.3), (0.6, 0.85),
                                                                                        (0.3, 1.0)))],
+        "tail to the left": lambda r: [_join(_arc(0.5, 0.27, 0.32, 0.25, -5, 360), _poly((0.82, 0.3), (0.72, 0.75)),
+                                             _arc(0.45, 0.72, 0.28, 0.25, 15, 140, 8))],
         "small loop": lambda r: [_join(_arc(0.55, 0.2, r.uniform(0.2, 0.3), 0.18, 0, 360), _poly((0.8, 0.2),
                                                                                                  (0.7, 1.0)))],
     },
