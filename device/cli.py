@@ -16,7 +16,9 @@ import argparse
 import importlib
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -469,6 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C stops a command even when it was started from a background job or a script: their shells start
+    # children with SIGINT ignored, and Python then leaves it ignored (a `device live` that never stops).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with code 2 and a usage line on bad flags
     verbose = bool(getattr(args, "verbose", False))

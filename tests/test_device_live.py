@@ -166,3 +166,31 @@ def test_stable_reading_and_fps_meter():
     assert rates[-1] == pytest.approx(20.0)
     with pytest.raises(ValueError):
         StableReading(frames=0)
+
+
+def test_ctrl_c_stops_live_even_when_started_with_sigint_ignored():
+    # A background job or a script starts its children with SIGINT ignored, and Python keeps it so:
+    # `device live` would then never stop on Ctrl-C. It restores the handler itself.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "device", "live", "--source", str(root / "device" / "samples" / "demo.mp4"),
+               "--loop", "--headless"]
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            line = process.stdout.readline()  # a reading printed: the loop is running
+            if line.strip():
+                break
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 130
+        assert "stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

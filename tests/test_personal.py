@@ -168,7 +168,7 @@ def test_strict_refuses_a_folder_of_noise_in_one_line_and_writes_nothing(tmp_pat
 
     folder = write_noise_folder(tmp_path / "noise")
     out = tmp_path / "run"
-    code = main(["--init", "train/models/robust.keras", "--extra", str(folder), "--data", str(SUBSET),
+    code = main(["--init", "train/models/styles.keras", "--extra", str(folder), "--data", str(SUBSET),
                  "--strict", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 2
@@ -183,7 +183,7 @@ def test_walk_through_offline_personal_run_then_device_eval_folder(collected: Pa
     --extra), then device eval --folder with the bundled model, as the docs' before-and-after check."""
     pytest.importorskip("keras", reason="training needs the [train] extra")
     out = tmp_path / "mine"
-    done = run("-m", "train", "--init", "train/models/robust.keras", "--extra", str(collected),
+    done = run("-m", "train", "--init", "train/models/styles.keras", "--extra", str(collected),
                "--data", str(SUBSET), "--steps", "2", "--folds", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "model agrees" in done.stdout and "step 2/2" in done.stdout and "fold 2/2" in done.stdout
