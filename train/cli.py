@@ -2,7 +2,7 @@
 
     train --config paper --data ../shared/data/mnist.npz --out runs/paper
     train --config paper --data mnist.npz --extra usps.npz --out runs/usps
-    train --init train/models/robust.keras --extra my_digits/ --data mnist.npz --out runs/mine   # personal
+    train --init train/models/styles.keras --extra my_digits/ --data mnist.npz --out runs/mine   # personal
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from device.common.argtypes import positive_float, positive_int
 from train.recipes import RECIPES
 
 PERSONAL = "personal"
-SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "robust.keras"
+SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "styles.keras"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="global batch size, split across GPUs (default: the recipe's, 128)")
     parser.add_argument("--init", type=Path, default=None, metavar="MODEL.keras",
                         help="start from the weights of this trained model of the network instead of a random "
-                        "initialisation: fine-tuning, e.g. the shipped model (train/models/robust.keras) on your "
+                        "initialisation: fine-tuning, e.g. the shipped model (train/models/styles.keras) on your "
                         "own handwriting with --extra (the 'personal' recipe; its default starting model)")
     parser.add_argument("--learning-rate", type=positive_float, default=None, metavar="LR",
                         help="Adam's initial learning rate, cosine-decayed over the run (default: the "
