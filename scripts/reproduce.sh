@@ -67,6 +67,8 @@ orand=../shared/data/orand_car_a_dev
 if [ -f "$orand/labels.csv" ]; then
   row "ORAND-CAR whole numbers, as scanned"; "$py" -m device eval --strings "$orand"
   row "ORAND-CAR whole numbers, framed"; "$py" -m device eval --strings "$orand" --framed
+  # Row 4b, "the digits of those scans, cut out by their boxes".
+  row "ORAND-CAR boxed digits"; "$py" -m device eval --boxes "$orand"
 else
   row "ORAND-CAR whole numbers: $orand not here, skipped"
 fi
