@@ -51,6 +51,12 @@ def stroke_width(ink: np.ndarray) -> float:
     return max(1.0, 2.0 * float(np.percentile(distance[binary > 0], 90)))
 
 
+def _ink_middle(rows: np.ndarray, default: float) -> float:
+    """The mean column of the ink in these rows (where a stroke to add starts), or ``default`` without ink."""
+    cols = np.flatnonzero(rows.max(axis=0) > 0.3) if rows.size else np.empty(0)
+    return float(cols.mean()) if cols.size else default
+
+
 def _upscale(digit: np.ndarray) -> np.ndarray:
     return cv2.resize(digit.astype(np.float32) / 255.0, (_SIZE, _SIZE), interpolation=cv2.INTER_LINEAR)
 
@@ -73,8 +79,7 @@ def add_flag(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return digit
     top, bottom, _, _ = box
     height = bottom - top
-    top_cols = np.flatnonzero(ink[top : top + 3].max(axis=0) > 0.3)
-    x0 = float(top_cols.mean()) if top_cols.size else _SIZE / 2
+    x0 = _ink_middle(ink[top : top + 3], _SIZE / 2)
     length = height * rng.uniform(0.3, 0.9)
     angle = np.deg2rad(rng.uniform(35, 70))  # below the horizontal (flatter, it is the bar of a 7): up to a caret
     end = (x0 - length * np.cos(angle), top + length * np.sin(angle))
@@ -90,8 +95,7 @@ def add_base(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return digit
     top, bottom, _, _ = box
     height = bottom - top
-    bottom_cols = np.flatnonzero(ink[bottom - 3 : bottom].max(axis=0) > 0.3)
-    x0 = float(bottom_cols.mean()) if bottom_cols.size else _SIZE / 2
+    x0 = _ink_middle(ink[bottom - 3 : bottom], _SIZE / 2)
     half = height * rng.uniform(0.18, 0.35)
     y = bottom - 1 + rng.uniform(-1.0, 1.0)
     _line(ink, (x0 - half, y + rng.uniform(-1.5, 1.5)), (x0 + half, y), stroke_width(ink) * rng.uniform(0.8, 1.1))
@@ -106,8 +110,7 @@ def cross_seven(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return digit
     top, bottom, left, right = box
     y = top + (bottom - top) * rng.uniform(0.45, 0.62)
-    row_cols = np.flatnonzero(ink[int(y)] > 0.3)
-    x0 = float(row_cols.mean()) if row_cols.size else (left + right) / 2
+    x0 = _ink_middle(ink[int(y) : int(y) + 1], (left + right) / 2)
     half = max(right - left, (bottom - top) * 0.5) * rng.uniform(0.2, 0.35)
     tilt = rng.uniform(-0.1, 0.1) * half
     _line(ink, (x0 - half, y + tilt), (x0 + half, y - tilt), stroke_width(ink) * rng.uniform(0.8, 1.1))
