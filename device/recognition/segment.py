@@ -320,6 +320,7 @@ def find_digit_parts(
             if cx1 > cx0 and cy1 > cy0 and cx1 - cx0 < EDGE_INK_MAX_WIDTH * (cutout[2] - cutout[0]):
                 x, y, bw, bh = cx0, cy0, cx1 - cx0, cy1 - cy0
                 _cut_at(labels, int(i), stats[i], (cx0, cy0, cx1, cy1))
+                area = int(np.count_nonzero(labels[cy0:cy1, cx0:cx1] == i))  # its ink inside the cut-out
         if x == 0 or y == 0 or x + bw >= w or y + bh >= h:
             if max(bw, bh) > params.min_height * min(h, w):
                 edge_labels.append(int(i))
