@@ -24,11 +24,12 @@ class DataRuleError(ValueError):
 def research_set_name(path: str | Path) -> str | None:
     """The name of the research collection ``path`` belongs to, or None when nothing says it is one.
 
-    Known collections are recognised by name anywhere in the path; any other set by a README beside it
-    (in its folder, or beside the .npz) that says it is research data.
+    Known collections are recognised by the name of the set or of its folder (``usps/usps.npz``,
+    ``orand_car_a_dev/``); any other set by a README beside it (in its folder, or beside the .npz) that says
+    it is research data.
     """
     path = Path(path)
-    for part in (p.lower() for p in path.resolve().parts):
+    for part in (p.lower() for p in path.resolve().parts[-2:]):
         for fragment, name in KNOWN_RESEARCH_SETS.items():
             if fragment in part:
                 return name

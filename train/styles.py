@@ -71,50 +71,61 @@ def _line(ink: np.ndarray, start: tuple[float, float], end: tuple[float, float],
     np.maximum(ink, layer, out=ink)
 
 
-def add_flag(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 1 -> the continental 1: an up-stroke from the top of the stem down to the left."""
+Point = tuple[float, float]
+Box4 = tuple[int, int, int, int]  # top, bottom, left, right of the ink (bottom and right exclusive)
+
+
+def _with_stroke(digit: np.ndarray, rng: np.random.Generator,
+                 place: Callable[[np.ndarray, Box4, np.random.Generator], tuple[Point, Point]]) -> np.ndarray:
+    """The digit with one pen stroke added where ``place`` (given the upscaled ink and its box) puts it, in the
+    digit's own pen width; the digit as it was when it has no ink."""
     ink = _upscale(digit)
     box = _ink_box(ink)
     if box is None:
         return digit
+    start, end = place(ink, box, rng)
+    _line(ink, start, end, stroke_width(ink) * rng.uniform(0.8, 1.1))
+    return normalize_digit(ink, ink="bright")
+
+
+def _flag(ink: np.ndarray, box: Box4, rng: np.random.Generator) -> tuple[Point, Point]:
     top, bottom, _, _ = box
-    height = bottom - top
     x0 = _ink_middle(ink[top : top + 3], _SIZE / 2)
-    length = height * rng.uniform(0.3, 0.9)
+    length = (bottom - top) * rng.uniform(0.3, 0.9)
     angle = np.deg2rad(rng.uniform(35, 70))  # below the horizontal (flatter, it is the bar of a 7): up to a caret
-    end = (x0 - length * np.cos(angle), top + length * np.sin(angle))
-    _line(ink, (x0, top + 1), end, stroke_width(ink) * rng.uniform(0.8, 1.1))
-    return normalize_digit(ink, ink="bright")
+    return (x0, top + 1), (x0 - length * np.cos(angle), top + length * np.sin(angle))
 
 
-def add_base(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 1 -> a 1 standing on a horizontal base stroke."""
-    ink = _upscale(digit)
-    box = _ink_box(ink)
-    if box is None:
-        return digit
+def _base(ink: np.ndarray, box: Box4, rng: np.random.Generator) -> tuple[Point, Point]:
     top, bottom, _, _ = box
-    height = bottom - top
     x0 = _ink_middle(ink[bottom - 3 : bottom], _SIZE / 2)
-    half = height * rng.uniform(0.18, 0.35)
+    half = (bottom - top) * rng.uniform(0.18, 0.35)
     y = bottom - 1 + rng.uniform(-1.0, 1.0)
-    _line(ink, (x0 - half, y + rng.uniform(-1.5, 1.5)), (x0 + half, y), stroke_width(ink) * rng.uniform(0.8, 1.1))
-    return normalize_digit(ink, ink="bright")
+    return (x0 - half, y + rng.uniform(-1.5, 1.5)), (x0 + half, y)
 
 
-def cross_seven(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 7 -> a crossed 7: a short bar across the stem a little below the middle."""
-    ink = _upscale(digit)
-    box = _ink_box(ink)
-    if box is None:
-        return digit
+def _bar(ink: np.ndarray, box: Box4, rng: np.random.Generator) -> tuple[Point, Point]:
     top, bottom, left, right = box
     y = top + (bottom - top) * rng.uniform(0.45, 0.62)
     x0 = _ink_middle(ink[int(y) : int(y) + 1], (left + right) / 2)
     half = max(right - left, (bottom - top) * 0.5) * rng.uniform(0.2, 0.35)
     tilt = rng.uniform(-0.1, 0.1) * half
-    _line(ink, (x0 - half, y + tilt), (x0 + half, y - tilt), stroke_width(ink) * rng.uniform(0.8, 1.1))
-    return normalize_digit(ink, ink="bright")
+    return (x0 - half, y + tilt), (x0 + half, y - tilt)
+
+
+def add_flag(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 1 -> the continental 1: an up-stroke from the top of the stem down to the left."""
+    return _with_stroke(digit, rng, _flag)
+
+
+def add_base(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 1 -> a 1 standing on a horizontal base stroke."""
+    return _with_stroke(digit, rng, _base)
+
+
+def cross_seven(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 7 -> a crossed 7: a short bar across the stem a little below the middle."""
+    return _with_stroke(digit, rng, _bar)
 
 
 def change_stroke(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:

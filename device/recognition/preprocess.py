@@ -131,7 +131,8 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def _border_pixels(image: np.ndarray) -> np.ndarray:
-    return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.float32)
+    """The image's outermost rows and columns, one flat array of its own dtype."""
+    return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
 
 
 def ink_is_dark(gray: np.ndarray) -> bool:
@@ -158,7 +159,7 @@ def _bright_ink(gray: np.ndarray, ink: InkPolarity) -> np.ndarray:
     x = levels.astype(np.float32)
     # Paper is rarely pure white and ink rarely pure black: stretch between the background level
     # (the border's median) and the ink level (the 99th percentile), as MNIST's scans were.
-    border = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
+    border = _border_pixels(levels)
     background = float(_kth_smallest(border, border.size // 2))
     ink_level = float(_kth_smallest(levels, int(0.99 * (levels.size - 1))))
     if ink_level - background < 8.0:  # no contrast: nothing that could be a digit

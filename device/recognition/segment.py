@@ -276,9 +276,9 @@ def _cut_at(labels: np.ndarray, label: int, stat: np.ndarray, keep: tuple[int, i
     """Unlabel the pixels of component ``label`` outside the box ``keep`` (x0, y0, x1, y1), in place."""
     x, y, w, h = (int(v) for v in stat[:4])
     window = labels[y : y + h, x : x + w]
-    yy, xx = np.mgrid[y : y + h, x : x + w]
-    outside = (xx < keep[0]) | (xx >= keep[2]) | (yy < keep[1]) | (yy >= keep[3])
-    window[(window == label) & outside] = 0
+    inside = np.zeros(window.shape, bool)
+    inside[max(0, keep[1] - y) : keep[3] - y, max(0, keep[0] - x) : keep[2] - x] = True
+    window[(window == label) & ~inside] = 0
 
 
 def find_digit_parts(
@@ -367,7 +367,8 @@ def find_digit_parts(
     separators = find_separators(digits_per_line, leftovers)
     for found in separators:  # a point, comma or dash between two digits: kept out of the digits
         digits_per_line[found.line][found.before].separator_before = found.char
-    leftovers = [p for i, p in enumerate(leftovers) if i not in {f.mark for f in separators}]
+    taken = {f.mark for f in separators}
+    leftovers = [p for i, p in enumerate(leftovers) if i not in taken]
     dropped = _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)
     if rejections is not None:
         for p in dropped:
