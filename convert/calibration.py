@@ -29,6 +29,22 @@ def mnist_calibration(train_images: np.ndarray, size: int = DEFAULT_CALIBRATION_
     return prepare_mnist(seeded_sample(np.asarray(train_images), size, seed))
 
 
+NON_DIGIT_CALIBRATION_SHARE = 0.12  # of a non-digit model's calibration images: its non-digit examples
+
+
+def with_non_digits(calibration: np.ndarray, train_images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """For a model with the non-digit class: a share of the calibration images replaced by non-digit
+    examples (train/negatives.py, made from MNIST training digits), so that the int8 ranges also cover
+    the marks the reader shows the model that are not one digit."""
+    from train.negatives import non_digit_batch
+
+    count = round(NON_DIGIT_CALIBRATION_SHARE * len(calibration))
+    if count == 0:
+        return calibration
+    marks = prepare_mnist(non_digit_batch(np.asarray(train_images), count, np.random.default_rng([seed, 1])))
+    return np.concatenate([calibration[: len(calibration) - count], marks])
+
+
 def digit_set_calibration(path: str | Path, size: int = DEFAULT_CALIBRATION_SIZE,
                           seed: int = 0) -> np.ndarray:
     """Seeded sample of a digit set (``.npz`` or a folder ``0/`` .. ``9/``) -> network input.

@@ -60,7 +60,7 @@ def load_keras_model(path: str | Path):  # -> keras.Model (keras is imported laz
 
 
 def check_model_shape(model, source: str) -> None:
-    """ConvertError unless ``model`` takes (N, 28, 28, 1) and gives (N, 10)."""
+    """ConvertError unless ``model`` takes (N, 28, 28, 1) and gives (N, 10), or (N, 11) with the non-digit class."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ConvertError(f"{source}: expected one input and one output, got "
                            f"{len(model.inputs)} and {len(model.outputs)}")
@@ -68,8 +68,9 @@ def check_model_shape(model, source: str) -> None:
     out_shape = tuple(model.outputs[0].shape[1:])
     if in_shape != INPUT_SHAPE:
         raise ConvertError(f"{source}: input shape {in_shape} is not {INPUT_SHAPE} (28x28 grayscale digits)")
-    if out_shape != (NUM_CLASSES,):
-        raise ConvertError(f"{source}: output shape {out_shape} is not ({NUM_CLASSES},) digit probabilities")
+    if out_shape not in ((NUM_CLASSES,), (NUM_CLASSES + 1,)):
+        raise ConvertError(f"{source}: output shape {out_shape} is not ({NUM_CLASSES},) digit probabilities "
+                           f"(or ({NUM_CLASSES + 1},) with the non-digit class)")
 
 
 def representative_dataset(images: np.ndarray, progress: bool = False) -> Callable[[], Iterator[list]]:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.calibration import digit_set_calibration, mnist_calibration
+from convert.calibration import digit_set_calibration, mnist_calibration, with_non_digits
 from convert.converter import ConvertError, convert_model, float_ops, load_keras_model
 from convert.logit_floor import with_logit_floor
 from convert.options import ConvertOptions
 from convert.validate import AccuracyCheck, check_accuracy
 from device.common.files import write_atomic
-from device.common.shapes import INPUT_SHAPE
+from device.common.shapes import INPUT_SHAPE, LABELS, NON_DIGIT_LABEL, NUM_CLASSES
 from device.recognition.modelinfo import Accuracy, ModelInfo, write_model_info
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from device.recognition.runtime import ModelError, TFLiteModel
@@ -86,6 +86,8 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
         raise ConvertError(f"output folder does not exist: {out_path.parent}")
     model = load_keras_model(model_path)
     train_x, test_x, test_y = load_mnist_arrays(options.data_path)
+    non_digit = int(model.outputs[0].shape[-1]) == NUM_CLASSES + 1
+    labels = (*LABELS, NON_DIGIT_LABEL) if non_digit else LABELS
 
     calibration = None
     calibration_record: dict = {}
@@ -101,6 +103,9 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
         else:
             calibration = mnist_calibration(train_x, options.calib_size, options.seed)
             source = "MNIST train"
+        if non_digit:
+            calibration = with_non_digits(calibration, train_x, options.seed)
+            source += " and non-digit examples (train/negatives.py)"
         calibration_record = {"source": source, "size": len(calibration), "seed": options.seed}
         log(f"calibrating on {len(calibration)} images from {source} (seed {options.seed})")
 
@@ -124,7 +129,7 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
     with tempfile.TemporaryDirectory(prefix="convert-check-") as tmp:
         candidate = Path(tmp) / out_path.name
         candidate.write_bytes(tflite_bytes)
-        provisional = ModelInfo(preprocess_version=PREPROCESS_VERSION, input_shape=INPUT_SHAPE,
+        provisional = ModelInfo(preprocess_version=PREPROCESS_VERSION, input_shape=INPUT_SHAPE, labels=labels,
                                 kind=options.kind)
         write_model_info(candidate, provisional)  # the runtime then reads it as the device will
         try:
@@ -143,6 +148,7 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
     info = ModelInfo(
         preprocess_version=PREPROCESS_VERSION,
         input_shape=INPUT_SHAPE,
+        labels=labels,
         kind=options.kind,
         input_quantization=runtime.input_quantization,
         output_quantization=runtime.output_quantization,

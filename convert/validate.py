@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.common.progress import progress_bar
+from device.recognition.decision import decided_classes
 from device.recognition.runtime import TFLiteModel
 
 EVAL_BATCH = 256
@@ -41,13 +42,13 @@ def tflite_predictions(model: TFLiteModel, images: np.ndarray, progress: bool = 
     """Predicted digits of a TFLite model (device.recognition.runtime) on (N, 28, 28, 1) network input."""
     starts = progress_bar(range(0, len(images), EVAL_BATCH), desc="evaluating tflite", unit="batch",
                           leave=False, disable=not progress)
-    predicted = [model.predict(images[s : s + EVAL_BATCH]).argmax(axis=1) for s in starts]
+    predicted = [decided_classes(model.predict(images[s : s + EVAL_BATCH])) for s in starts]
     return np.concatenate(predicted) if predicted else np.zeros(0, np.int64)
 
 
 def keras_predictions(model, images: np.ndarray) -> np.ndarray:
     """Predicted digits of the Keras model on the same network input."""
-    return np.asarray(model.predict(images, batch_size=EVAL_BATCH, verbose=0)).argmax(axis=1)
+    return decided_classes(np.asarray(model.predict(images, batch_size=EVAL_BATCH, verbose=0)))
 
 
 def check_accuracy(keras_model, tflite_model: TFLiteModel, images: np.ndarray, labels: np.ndarray,

@@ -104,7 +104,7 @@ def mean_spread(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED / "mnist.npz", help="MNIST .npz (Keras layout)")
-    parser.add_argument("--init", type=Path, default=Path("train/models/styles.keras"))
+    parser.add_argument("--init", type=Path, default=Path("train/models/reader.keras"))
     parser.add_argument("--sets", nargs="+", choices=["usps", "orand"], default=["usps", "orand"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[100, 200, 300])
     parser.add_argument("--draws", type=int, default=5)

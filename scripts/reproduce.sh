@@ -4,7 +4,7 @@
 #   scripts/reproduce.sh [shipped|all] [MNIST.npz] [USPS.npz]
 #
 #   shipped  (the default) measures the shipped model: device/models/digits_int8.tflite and its Keras source
-#            train/models/styles.keras. Part 1 below has one command per row of RESULTS.md's first table,
+#            train/models/reader.keras. Part 1 below has one command per row of RESULTS.md's first table,
 #            "The shipped model today", in the same order, each under a comment naming its row. About 4
 #            minutes on a 2-core CPU (3 min 40 s on 2026-12-01), most of it generating the scene sets.
 #   all      (or train) part 1, then part 2: the trainings, conversions and scene scores of RESULTS.md's
@@ -55,7 +55,7 @@ row "MNIST test, int8"
 # Row 2, "the same digits, its Keras source": converts the Keras model again; prints the Keras model's accuracy
 # and the new int8 model's, which should equal the bundled model's.
 row "MNIST test, Keras source, converted again"
-"$py" -m convert --int8 train/models/styles.keras --data "$mnist" -o runs/shipped/digits_int8.tflite --quiet
+"$py" -m convert --int8 train/models/reader.keras --data "$mnist" -o runs/shipped/digits_int8.tflite --quiet
 
 # Row 3, "digits, USPS, all 9,298": real handwriting the model never trained on.
 row "USPS, int8"
@@ -91,7 +91,7 @@ row "bench_inference"
 
 # Row 12, "file size".
 row "model sizes"
-ls -l device/models/digits_int8.tflite train/models/styles.keras
+ls -l device/models/digits_int8.tflite train/models/reader.keras
 
 # Row 13, "emulated arm64": slow (about 2 minutes here, more on a busy machine) and needs root and the network
 # (a Debian mirror, PyPI); not run here. Its last output is docs/arm64-check.txt. To rerun it:

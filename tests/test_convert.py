@@ -168,6 +168,26 @@ def test_float_conversion_writes_a_float_model(tiny_keras, mnist_npz, tmp_path):
     assert runtime.metadata.accuracy.tflite == pytest.approx(runtime.metadata.accuracy.keras, abs=0.002)
 
 
+def test_a_model_with_the_non_digit_class_converts_with_its_labels(mnist_small, mnist_npz, tmp_path):
+    """Eleven outputs: the sidecar names the eleventh, calibration includes its examples, the runtime reads it."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    x = layers.MaxPooling2D(2)(layers.Conv2D(8, 3, activation="relu")(inputs))
+    model = _train(keras.Model(inputs, layers.Dense(11, activation="softmax")(layers.Flatten()(x))), mnist_small, 2)
+    source, out = tmp_path / "eleven.keras", tmp_path / "eleven_int8.tflite"
+    model.save(source)
+    assert main([str(source), "--int8", "--data", str(mnist_npz), "--calib-size", "100", "--max-drop", "1",
+                 "-o", str(out), "--quiet"]) == 0
+    runtime = TFLiteModel(out)
+    assert runtime.classes == 11 and runtime.has_non_digit
+    assert runtime.metadata.labels == (*"0123456789", "non-digit")
+    assert "non-digit" in runtime.metadata.calibration["source"]
+    assert runtime.predict(prepare_mnist(mnist_small["x_test"][:8])).shape == (8, 11)
+
+
 def _one_line_error(capsys) -> str:
     err = capsys.readouterr().err.strip()
     assert err.startswith("convert: error:") and "\n" not in err, err

@@ -26,7 +26,7 @@ def test_a_readme_that_says_research_marks_a_set(tmp_path):
 
 def test_only_the_shippable_recipes_refuse(tmp_path):
     usps = tmp_path / "usps.npz"
-    for name in ("robust", "styles"):
+    for name in ("robust", "styles", "reader"):
         assert RECIPES[name].shippable
         with pytest.raises(DataRuleError, match="research data"):
             check_shippable_data(name, RECIPES[name].shippable, usps)

@@ -52,6 +52,20 @@ def test_every_batch_holds_the_recipes_share_of_own_digits(mnist_small, share: f
     assert not (y.reshape(6, batch)[:, 0] == 7).all(), "own digits sit at random places in a batch"
 
 
+def test_replay_keeps_the_non_digit_class_alive_for_an_eleven_class_model(mnist_small) -> None:
+    recipe = PersonalRecipe(own_share=0.5, batch_size=32, replay_non_digit=0.2)
+    mnist_x, mnist_y = mnist_small["x_train"][:300], mnist_small["y_train"][:300]
+    own_x = mnist_small["x_test"][:20]
+    args = (own_x, mnist_small["y_test"][:20], mnist_x, mnist_y, 10, recipe)
+    x, y, own = mixed_batches(*args, np.random.default_rng(0), non_digits=True)
+    marks = y == 10
+    assert not (marks & own).any()  # taken from the replay, never from the user's digits
+    assert 0.1 < marks.sum() / (~own).sum() < 0.3
+    assert all(image.max() > 0 for image in x[marks])
+    _, y_plain, _ = mixed_batches(*args, np.random.default_rng(0))
+    assert (y_plain < 10).all()  # a ten-class model's replay holds digits only
+
+
 def test_own_digits_are_seen_equally_often() -> None:
     recipe = PersonalRecipe(own_share=0.5, batch_size=8, own_augment=0.0)
     own_x = np.zeros((5, 28, 28), np.uint8)
@@ -168,7 +182,7 @@ def test_strict_refuses_a_folder_of_noise_in_one_line_and_writes_nothing(tmp_pat
 
     folder = write_noise_folder(tmp_path / "noise")
     out = tmp_path / "run"
-    code = main(["--init", "train/models/styles.keras", "--extra", str(folder), "--data", str(SUBSET),
+    code = main(["--init", "train/models/reader.keras", "--extra", str(folder), "--data", str(SUBSET),
                  "--strict", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 2
@@ -183,7 +197,7 @@ def test_walk_through_offline_personal_run_then_device_eval_folder(collected: Pa
     --extra), then device eval --folder with the bundled model, as the docs' before-and-after check."""
     pytest.importorskip("keras", reason="training needs the [train] extra")
     out = tmp_path / "mine"
-    done = run("-m", "train", "--init", "train/models/styles.keras", "--extra", str(collected),
+    done = run("-m", "train", "--init", "train/models/reader.keras", "--extra", str(collected),
                "--data", str(SUBSET), "--steps", "2", "--folds", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "model agrees" in done.stdout and "step 2/2" in done.stdout and "fold 2/2" in done.stdout
@@ -219,3 +233,10 @@ def test_replay_targets_keep_the_starting_models_answers_by_the_distill_share() 
     np.testing.assert_allclose(rows[1], 0.5 * np.eye(10)[5] + 0.05)
     np.testing.assert_allclose(rows.sum(axis=1), 1.0)
     assert targets(labels, own, None, 0.5).tolist() == np.eye(10)[[3, 5]].tolist()
+
+
+def test_targets_of_an_eleven_class_model_have_a_column_for_non_digits() -> None:
+    from train.finetune import targets
+
+    rows = targets(np.array([3, 10]), np.array([True, False]), None, 0.0, classes=11)
+    assert rows.shape == (2, 11) and rows[1, 10] == 1.0 and rows[0, 3] == 1.0

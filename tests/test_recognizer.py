@@ -39,7 +39,7 @@ def as_paper_crops(mnist_images: np.ndarray, size: int = 90) -> list[np.ndarray]
 def test_classify_reads_paper_crops_of_test_digits(recognizer, mnist_small):
     images, labels = mnist_small["x_test"][:200], mnist_small["y_test"][:200]
     digits, probabilities = recognizer.classify(as_paper_crops(images))
-    assert digits.shape == (200,) and probabilities.shape == (200, 10)
+    assert digits.shape == (200,) and probabilities.shape == (200, 11)  # ten digits, then non-digit
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=0.05)
     assert float((digits == labels).mean()) >= 0.95
 
@@ -54,7 +54,7 @@ def test_classify_takes_either_ink_polarity(recognizer, mnist_small):
 
 def test_classify_of_nothing_is_empty(recognizer):
     digits, probabilities = recognizer.classify([])
-    assert digits.shape == (0,) and probabilities.shape == (0, 10)
+    assert digits.shape == (0,) and probabilities.shape == (0, 11)
 
 
 @pytest.mark.parametrize(("name", "text"), sample_truth())

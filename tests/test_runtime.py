@@ -42,7 +42,7 @@ def test_bundled_default_model_loads_with_its_metadata():
     assert model.path == DEFAULT_MODEL_PATH
     assert model.metadata is not None
     assert model.metadata.preprocess_version == PREPROCESS_VERSION
-    assert model.labels == tuple("0123456789")
+    assert model.labels == (*"0123456789", "non-digit")
     assert model.is_int8 and model.input_dtype == np.int8
     assert model.metadata.input_quantization == model.input_quantization
 
@@ -50,7 +50,7 @@ def test_bundled_default_model_loads_with_its_metadata():
 def test_bundled_default_model_reads_mnist_digits(mnist_small):
     model = TFLiteModel()
     probs = model.predict(prepare_mnist(mnist_small["x_test"][:200]))
-    assert probs.shape == (200, 10) and probs.dtype == np.float32
+    assert probs.shape == (200, 11) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)  # int8 softmax steps are 1/256
     assert np.mean(probs.argmax(axis=1) == mnist_small["y_test"][:200]) >= 0.95
 
@@ -65,7 +65,7 @@ def test_predict_gives_the_same_answer_whatever_the_batch_size(mnist_small):
 
 
 def test_predict_on_an_empty_batch_returns_no_rows():
-    assert TFLiteModel().predict(np.zeros((0, 28, 28, 1), np.float32)).shape == (0, 10)
+    assert TFLiteModel().predict(np.zeros((0, 28, 28, 1), np.float32)).shape == (0, 11)
 
 
 def test_predict_refuses_a_batch_of_the_wrong_shape():
@@ -117,7 +117,8 @@ def test_model_without_sidecar_runs_and_warns_once(model_copy, caplog, mnist_sma
         TFLiteModel(model_copy)
     assert first.metadata is None
     assert sum("no metadata sidecar" in r.getMessage() for r in caplog.records) == 1
-    assert first.predict(prepare_mnist(mnist_small["x_test"][:4])).shape == (4, 10)
+    assert first.predict(prepare_mnist(mnist_small["x_test"][:4])).shape == (4, 11)
+    assert first.labels[-1] == "non-digit"  # named from the output size without a sidecar
 
 
 def test_model_with_the_wrong_input_shape_is_refused(tmp_path):

@@ -86,3 +86,36 @@ def test_read_cuts_a_touching_number_in_a_frame(recognizer: Recognizer, mnist_sm
 def test_an_empty_or_blank_mark_gives_no_pieces(recognizer: Recognizer) -> None:
     blank = np.full((60, 200), 255, np.uint8)
     assert split_mark(blank, 50, lambda crops: np.zeros((len(crops), 10))) == []
+
+
+def test_a_mark_the_model_calls_no_digit_is_cut_when_wide_enough_for_two() -> None:
+    assert needs_split(0.7, 0.2, non_digit=0.75)  # "10" touching: narrower than most single digits
+    assert not needs_split(0.7, 0.8, non_digit=0.15)  # one digit, and the model agrees
+    assert not needs_split(0.45, 0.2, non_digit=0.75)  # too narrow for two digits: a mark, dropped later
+    assert not needs_split(0.7, 0.3)  # a ten-class model says nothing of the kind
+
+
+def test_cut_search_reads_digits_and_keeps_the_non_digit_probability(mnist_small) -> None:
+    """With an eleven-class model, pieces are read among the ten digits; the non-digit column is kept."""
+    mark = touching([first_of(mnist_small, 3), first_of(mnist_small, 2)])
+    rows = np.flatnonzero((mark < 160).any(axis=1))
+
+    def classify(crops):  # a piece narrower than tall is a 3; anything wider is no digit (an 8 at best)
+        out = np.full((len(crops), 11), 0.01)
+        for i, crop in enumerate(crops):
+            cols = np.flatnonzero((crop < 160).any(axis=0))
+            wide = cols[-1] - cols[0] > 0.9 * (rows[-1] - rows[0])
+            out[i, 10 if wide else 3] = 0.9
+            out[i, 8] = 0.05 if wide else 0.01
+        return out
+
+    pieces = split_mark(mark, height=float(rows[-1] - rows[0] + 1), classify=classify)
+    assert [p.digit for p in pieces] == [3, 3]  # cut in two, each read among the ten digits
+    assert all(p.non_digit == pytest.approx(0.01) for p in pieces)
+
+
+def test_a_wide_single_digit_is_judged_among_the_digits() -> None:
+    """An eleven-class model gives a wide 4 a little non-digit probability: it stays one digit when it is
+    sure which digit it is, as a ten-class model's 0.98 would."""
+    assert not needs_split(1.3, 0.90, non_digit=0.08)
+    assert needs_split(1.3, 0.90, non_digit=0.0)

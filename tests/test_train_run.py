@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras", reason="training needs the [train] extra")
 from train import trainer  # noqa: E402
 from train.cli import main  # noqa: E402
 from train.model import build_model, multiply_accumulates  # noqa: E402
-from train.recipes import get_recipe  # noqa: E402
+from train.recipes import RECIPES, get_recipe  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +128,9 @@ def test_the_shipped_keras_model_is_the_bundled_int8_models_source(mnist_small):
     from device.recognition.recognizer import Recognizer
 
     root = Path(__file__).resolve().parents[1]
-    model = keras.saving.load_model(root / "train" / "models" / "styles.keras", compile=False)
-    assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in build_model().weights]
+    model = keras.saving.load_model(root / "train" / "models" / "reader.keras", compile=False)
+    reader = build_model(RECIPES["reader"].model)
+    assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in reader.weights]
     x = mnist_small["x_test"][:300]
     keras_digits = model.predict(prepare_mnist(x), verbose=0).argmax(1)
     int8_digits = Recognizer().model.predict(prepare_mnist(x)).argmax(1)
@@ -281,6 +282,6 @@ def test_holdout_run_follows_the_validation_digits_and_reports_them(tmp_path, sm
 def test_holdout_is_refused_for_a_personal_fine_tune(tmp_path, capsys):
     folder = tmp_path / "mine"
     folder.mkdir()
-    shipped = Path(__file__).resolve().parents[1] / "train" / "models" / "styles.keras"
+    shipped = Path(__file__).resolve().parents[1] / "train" / "models" / "reader.keras"
     assert main(["--init", str(shipped), "--extra", str(folder), "--holdout", "100"]) == 2
     assert "--holdout is for the recipes" in capsys.readouterr().err

@@ -122,8 +122,12 @@ def camera_like(digit: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig 
     ink = np.ascontiguousarray(ink)
     if rng.random() < cfg.neighbour_prob:
         _add_neighbour_stroke(ink, rng)
+    return on_paper(ink, rng, cfg)
 
-    # Dark ink on paper, lit unevenly, with sensor noise.
+
+def on_paper(ink: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Ink (float, 1 = full stroke) -> uint8 photo: dark ink on paper lit unevenly, with sensor noise, and
+    (as configured) a printed security pattern and a JPEG round trip."""
     h, w = ink.shape
     paper = rng.uniform(*cfg.paper_level)
     contrast = min(rng.uniform(*cfg.ink_contrast), paper - 5.0)

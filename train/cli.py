@@ -2,7 +2,7 @@
 
     train --config paper --data ../shared/data/mnist.npz --out runs/paper
     train --config paper --data mnist.npz --extra usps.npz --out runs/usps
-    train --init train/models/styles.keras --extra my_digits/ --data mnist.npz --out runs/mine   # personal
+    train --init train/models/reader.keras --extra my_digits/ --data mnist.npz --out runs/mine   # personal
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from device.common.argtypes import positive_float, positive_int
 from train.recipes import RECIPES
 
 PERSONAL = "personal"
-SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "styles.keras"
+SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "reader.keras"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", choices=[*sorted(RECIPES), PERSONAL], default=None,
                         help="recipe: 'paper' (MNIST as in the paper, elastically distorted), 'paper-plain' "
                         "(no augmentation), 'robust' (camera-like augmentation), 'styles' (robust plus the writing "
-                        "styles MNIST lacks, patterned paper and JPEG) or 'personal' "
+                        "styles MNIST lacks, patterned paper and JPEG), 'reader' (styles plus an eleventh class, "
+                        "non-digit: touching digits and marks, for the string reader) or 'personal' "
                         "(fine-tune a trained model on a few hundred of your own digits: --extra my_digits/). "
                         "Default: personal with --init and --extra, else paper")
     parser.add_argument("--data", type=Path, default=None,
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="global batch size, split across GPUs (default: the recipe's, 128)")
     parser.add_argument("--init", type=Path, default=None, metavar="MODEL.keras",
                         help="start from the weights of this trained model of the network instead of a random "
-                        "initialisation: fine-tuning, e.g. the shipped model (train/models/styles.keras) on your "
+                        "initialisation: fine-tuning, e.g. the shipped model (train/models/reader.keras) on your "
                         "own handwriting with --extra (the 'personal' recipe; its default starting model)")
     parser.add_argument("--learning-rate", type=positive_float, default=None, metavar="LR",
                         help="Adam's initial learning rate, cosine-decayed over the run (default: the "

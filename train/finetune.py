@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from device.common.shapes import NUM_CLASSES
 from device.data.digitsets import DigitSet
+from device.recognition.decision import decided_classes
 from device.recognition.preprocess import prepare_mnist
 from train.personal import PersonalRecipe, mixed_batches
 
@@ -30,15 +32,15 @@ class FinetuneResult:
 
 
 def predict_digits(model, images: np.ndarray) -> np.ndarray:
-    """(N, 10) probabilities of MNIST-style uint8 digits, through the device's preprocessing."""
+    """(N, classes) probabilities of MNIST-style uint8 digits, through the device's preprocessing."""
     if len(images) == 0:
-        return np.zeros((0, 10), np.float32)
+        return np.zeros((0, model.output_shape[-1]), np.float32)
     return np.asarray(model.predict(prepare_mnist(images), batch_size=512, verbose=0))
 
 
 def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     picked = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
-    return float(-np.log(picked).mean()), float((probs.argmax(axis=1) == labels).mean())
+    return float(-np.log(picked).mean()), float((decided_classes(probs) == labels).mean())
 
 
 def compile_for_finetune(model, recipe: PersonalRecipe, total_steps: int) -> None:
@@ -55,10 +57,11 @@ def compile_for_finetune(model, recipe: PersonalRecipe, total_steps: int) -> Non
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="categorical_crossentropy")
 
 
-def targets(labels: np.ndarray, own: np.ndarray, teacher_probs: np.ndarray | None, distill: float) -> np.ndarray:
-    """One-hot rows; for replay digits (not ``own``) mixed with the starting model's probabilities by
-    ``distill``: the old answers, not only the old labels, are kept (learning without forgetting)."""
-    rows = np.eye(10, dtype=np.float32)[labels]
+def targets(labels: np.ndarray, own: np.ndarray, teacher_probs: np.ndarray | None, distill: float,
+            classes: int = NUM_CLASSES) -> np.ndarray:
+    """One-hot rows over ``classes``; for replay digits (not ``own``) mixed with the starting model's
+    probabilities by ``distill``: the old answers, not only the old labels, are kept (learning without forgetting)."""
+    rows = np.eye(classes, dtype=np.float32)[labels]
     if teacher_probs is not None and distill > 0:
         replay = ~own
         rows[replay] = (1 - distill) * rows[replay] + distill * teacher_probs[replay]
@@ -87,6 +90,7 @@ def finetune(
         teacher = keras.models.clone_model(model)
         teacher.set_weights(model.get_weights())
     total = max_steps or recipe.max_steps
+    classes = int(model.output_shape[-1])  # 11: the reader's non-digit class, kept alive by its replay
     start_weights = model.get_weights()
     compile_for_finetune(model, recipe, total)
     rng = np.random.default_rng([seed, 16])
@@ -100,10 +104,11 @@ def finetune(
     step = 0
     while step < total:
         steps = min(recipe.check_every, total - step)
-        x, y, own = mixed_batches(own_train.x, own_train.y, mnist_train.x, mnist_train.y, steps, recipe, rng)
+        x, y, own = mixed_batches(own_train.x, own_train.y, mnist_train.x, mnist_train.y, steps, recipe, rng,
+                                  non_digits=classes > NUM_CLASSES)
         x_in = prepare_mnist(x)
         taught = np.asarray(teacher.predict(x_in, batch_size=512, verbose=0)) if teacher is not None else None
-        model.fit(x_in, targets(y, own, taught, recipe.distill), batch_size=recipe.batch_size, epochs=1,
+        model.fit(x_in, targets(y, own, taught, recipe.distill, classes), batch_size=recipe.batch_size, epochs=1,
                   shuffle=False, verbose=0)
         step += steps
         loss = acc = None

@@ -30,10 +30,12 @@ class ModelConfig:
     init_scale: float = 2.0
     pool2: str = "max"  # "max" or "avg": the paper does not say which pooling follows conv2
     dropout: float = 0.3  # on the 500-unit layer's output; not in the paper, free at inference
+    classes: int = NUM_CLASSES  # 10 digits; 11 adds the reader's "non-digit" class (train/negatives.py)
 
 
 def build_model(config: ModelConfig | None = None, name: str = "zmg_cae_fc") -> keras.Model:
-    """Build the paper's network; input (28, 28, 1) float in [0, 1], output 10 softmax probabilities.
+    """Build the paper's network; input (28, 28, 1) float in [0, 1], output 10 softmax probabilities
+    (``config.classes``: 11 with the non-digit class).
 
     Trained end to end through the classifier: the decoder's 28x28 map is a learned feature map.
     """
@@ -73,7 +75,7 @@ def build_model(config: ModelConfig | None = None, name: str = "zmg_cae_fc") -> 
                      name="fc1")(x)
     if cfg.dropout > 0:
         x = layers.Dropout(cfg.dropout, name="dropout")(x)
-    logits = layers.Dense(NUM_CLASSES, kernel_initializer=init(), kernel_regularizer=reg,
+    logits = layers.Dense(cfg.classes, kernel_initializer=init(), kernel_regularizer=reg,
                           name="logits")(x)
     probs = layers.Softmax(name="probabilities")(logits)
     return keras.Model(inputs, probs, name=name)

@@ -24,6 +24,7 @@ import numpy as np
 
 from device.common.shapes import IMAGE_SIZE, NUM_CLASSES
 from train.augment import augment_batch, elastic_distort
+from train.negatives import NON_DIGIT, non_digit_batch
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class PersonalRecipe:
     freeze: tuple[str, ...] = ()  # layer names kept as they were
     own_augment: float = 0.5  # share of own digits re-drawn (camera-like or elastic) in a batch
     replay_clean: float = 0.6  # MNIST replay as the robust recipe draws it (share kept in MNIST's rendering)
+    replay_non_digit: float = 0.1  # of the replay, for a model with the non-digit class: that class's examples
+    # (train/negatives.py), so that the reader keeps telling digits from dashes and touching pairs
     distill: float = 0.0  # replay targets: this share the starting model's probabilities, the rest the label
     blend: float = 0.7  # the kept weights: this share the fine-tuned ones, the rest the starting model's
     # (weight-space ensembling, Wortsman et al. 2022: keeps most of the new skill and more of the old)
@@ -104,13 +107,15 @@ def _small_affine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def mixed_batches(
     own_x: np.ndarray, own_y: np.ndarray, mnist_x: np.ndarray, mnist_y: np.ndarray,
-    steps: int, recipe: PersonalRecipe, rng: np.random.Generator,
+    steps: int, recipe: PersonalRecipe, rng: np.random.Generator, non_digits: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``steps`` batches in order, as one (steps * batch, 28, 28) uint8 array, its labels and a mask of the
     user's digits among them.
 
     Each batch holds exactly ``own_count(recipe)`` of the user's digits (cycled through in a fresh shuffle,
-    so each is seen equally often) and MNIST replay for the rest, at random places in the batch.
+    so each is seen equally often) and MNIST replay for the rest, at random places in the batch. With
+    ``non_digits`` (a model with the non-digit class), ``recipe.replay_non_digit`` of the replay is that
+    class's examples, labelled NON_DIGIT.
     """
     batch, mine = recipe.batch_size, own_count(recipe)
     need = steps * mine
@@ -118,6 +123,11 @@ def mixed_batches(
     replay = rng.integers(0, len(mnist_y), steps * (batch - mine))
     own_imgs = augment_own(own_x[order], rng, recipe.own_augment)
     mnist_imgs = augment_batch(mnist_x[replay], rng, clean_fraction=recipe.replay_clean)
+    replay_y = mnist_y[replay].astype(np.int64)
+    if non_digits and recipe.replay_non_digit > 0:
+        marks = np.flatnonzero(rng.random(len(replay)) < recipe.replay_non_digit)
+        mnist_imgs[marks] = non_digit_batch(mnist_x, len(marks), rng)
+        replay_y[marks] = NON_DIGIT
     x = np.empty((steps * batch, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     y = np.empty(steps * batch, np.int64)
     own = np.zeros(steps * batch, bool)
@@ -127,7 +137,7 @@ def mixed_batches(
         mine_part = slice(step * mine, (step + 1) * mine)
         x[own_slots], y[own_slots], own[own_slots] = own_imgs[mine_part], own_y[order[mine_part]], True
         part = slice(step * (batch - mine), (step + 1) * (batch - mine))
-        x[mnist_slots], y[mnist_slots] = mnist_imgs[part], mnist_y[replay[part]]
+        x[mnist_slots], y[mnist_slots] = mnist_imgs[part], replay_y[part]
     return x, y, own
 
 

@@ -26,6 +26,7 @@ from device.common.errors import first_line
 from device.common.files import write_atomic
 from device.common.shapes import NUM_CLASSES
 from device.data.digitsets import DataError, DigitSet, each_mnist_style, folder_digits, folder_keys, load_digits
+from device.recognition.decision import decided_classes
 from device.recognition.preprocess import PREPROCESS_VERSION
 from device.tools.evaluate import Evaluation, evaluation
 from train.data import load_mnist
@@ -85,6 +86,13 @@ def wilson(correct: int, count: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _classes(model, images: np.ndarray) -> np.ndarray:
+    """What the model reads in MNIST-style digits, decided as the device decides (a digit, or 10: no digit)."""
+    from train.finetune import predict_digits
+
+    return decided_classes(predict_digits(model, images))
+
+
 def _load_model(path: Path):
     import keras
 
@@ -92,7 +100,7 @@ def _load_model(path: Path):
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:  # Keras raises many types for a missing, corrupt or foreign file
         raise PersonalError(f"starting model {path}: not a readable Keras model ({first_line(err, 160)})") from None
-    if tuple(model.input_shape[1:]) != (28, 28, 1) or model.output_shape[-1] != NUM_CLASSES:
+    if tuple(model.input_shape[1:]) != (28, 28, 1) or model.output_shape[-1] not in (NUM_CLASSES, NUM_CLASSES + 1):
         raise PersonalError(f"starting model {path}: not a digit model of this project "
                             f"(input {model.input_shape}, output {model.output_shape})")
     return model
@@ -104,7 +112,7 @@ def _subset(digits: DigitSet, mask: np.ndarray) -> DigitSet:
 
 def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -> PersonalResult:
     """See the module docstring. Raises DataError or PersonalError with one-line messages."""
-    from train.finetune import finetune, predict_digits
+    from train.finetune import finetune
 
     out_dir, recipe = options.out_dir, options.recipe
     if (out_dir / "model.keras").exists():
@@ -116,7 +124,7 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
     model = _load_model(options.init)
 
     say(f"{options.extra}: {len(own)} digits; asking {options.init.name} what it reads in them")
-    sanity = sanity_check(own.x, own.y, predict_digits(model, own.x).argmax(1), keys)
+    sanity = sanity_check(own.x, own.y, _classes(model, own.x), keys)
     say(sanity.table())
     for problem in sanity.problems:
         say(f"warning: {problem}")
@@ -129,8 +137,8 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
         held_mask[:] = False
     own_train, own_held = _subset(own, ~held_mask), _subset(own, held_mask)
     name = f"held-out {options.extra.name} ({len(own_held)} digits)"
-    held_before = evaluation(name, own_held.y, predict_digits(model, own_held.x).argmax(1)) if len(own_held) else None
-    mnist_before = evaluation("MNIST test", mnist.test.y, predict_digits(model, mnist.test.x).argmax(1))
+    held_before = evaluation(name, own_held.y, _classes(model, own_held.x)) if len(own_held) else None
+    mnist_before = evaluation("MNIST test", mnist.test.y, _classes(model, mnist.test.x))
     say(f"training on {len(own_train)} digits, {len(own_held)} held out (by file, seed {options.seed}); "
         f"before: MNIST test {100 * mnist_before.accuracy:.2f} %"
         + (f", held-out own {100 * held_before.accuracy:.2f} %" if held_before else ""))
@@ -143,8 +151,8 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
 
     started = time.monotonic()
     fit = finetune(model, own_train, own_held, mnist.train, recipe, options.seed, on_round, options.max_steps)
-    held_after = evaluation(name, own_held.y, predict_digits(model, own_held.x).argmax(1)) if len(own_held) else None
-    mnist_after = evaluation("MNIST test", mnist.test.y, predict_digits(model, mnist.test.x).argmax(1))
+    held_after = evaluation(name, own_held.y, _classes(model, own_held.x)) if len(own_held) else None
+    mnist_after = evaluation("MNIST test", mnist.test.y, _classes(model, mnist.test.x))
     seconds = time.monotonic() - started
     fold_steps = max(fit.best_step, min(fit.steps, recipe.check_every))  # at least a round, as the run did
     folds = _cross_validate(options, own, keys, mnist.train, fold_steps, say) \
@@ -169,7 +177,7 @@ def _cross_validate(
     """k-fold cross-validation of the recipe on the user's digits: each fold held out once, the model trained
     from the starting model on the others for the main run's kept number of steps (no early stopping: the
     held-out fold only measures). Every digit is measured once, by a model that never saw it."""
-    from train.finetune import finetune, predict_digits
+    from train.finetune import finetune
 
     fold_of = stable_folds(keys, options.folds, options.seed)
     results = []
@@ -178,9 +186,9 @@ def _cross_validate(
         if not held.any() or held.all():
             continue
         model = _load_model(options.init)
-        before = evaluation(f"fold {k + 1}", own.y[held], predict_digits(model, own.x[held]).argmax(1))
+        before = evaluation(f"fold {k + 1}", own.y[held], _classes(model, own.x[held]))
         finetune(model, _subset(own, ~held), None, mnist_train, options.recipe, options.seed + k, max_steps=steps)
-        after = evaluation(f"fold {k + 1}", own.y[held], predict_digits(model, own.x[held]).argmax(1))
+        after = evaluation(f"fold {k + 1}", own.y[held], _classes(model, own.x[held]))
         say(f"fold {k + 1}/{options.folds}: {after.count} held-out digits, {100 * before.accuracy:.1f} % before, "
             f"{100 * after.accuracy:.1f} % after")
         results.append((before, after))

@@ -10,6 +10,9 @@ recipe of the previous shipped model. Its augmentation regularises enough that i
 ``styles``: ``robust`` plus the writing styles MNIST lacks (continental 1, crossed 7, open 4, 9 with a
 straight stem, pen widths, aspect ratios: train/styles.py), security-patterned paper and JPEG; for
 readers of everyone's handwriting (docs/RESULTS.md).
+``reader``: ``styles`` plus an eleventh class, "non-digit" (touching digits, dashes, ``=`` signs, field
+borders: train/negatives.py), with which the string reader tells one digit from what is not; the
+recipe of the bundled model.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from device.common.shapes import NUM_CLASSES
 from train.augment import AugmentConfig
 from train.model import ModelConfig
 
@@ -34,12 +38,23 @@ class Recipe:
     style_share: float = 0.0  # with augment: share of digits given a writing style MNIST lacks (train/styles.py)
     pattern_prob: float = 0.0  # with augment: share of camera-like digits on security-patterned paper
     jpeg_prob: float = 0.0  # with augment: share of camera-like digits through a JPEG round trip
+    non_digit_share: float = 0.0  # examples of the "non-digit" class added per training digit (train/negatives.py);
+    # needs model.classes == 11
     shippable: bool = False  # trains the bundled model: MNIST and synthetic data only (train/data_rules.py)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def augment_config(self) -> AugmentConfig:
         """The camera-like augmentation's settings for this recipe."""
         return AugmentConfig(pattern_prob=self.pattern_prob, jpeg_prob=self.jpeg_prob)
+
+    def __post_init__(self) -> None:
+        if self.non_digit_share > 0 and (not self.augment or self.model.classes != NUM_CLASSES + 1):
+            raise ValueError(f"recipe {self.name}: non-digit examples need augment=True and an 11-class model")
+
+    @property
+    def epoch_size_factor(self) -> float:
+        """Training examples per training digit in an epoch (non-digit examples come on top)."""
+        return 1.0 + self.non_digit_share
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +67,9 @@ RECIPES: dict[str, Recipe] = {
                      model=ModelConfig(l2=0.0)),
     "styles": Recipe(name="styles", epochs=50, augment=True, clean_fraction=0.5, style_share=0.2,
                      pattern_prob=0.25, jpeg_prob=0.3, shippable=True, model=ModelConfig(l2=0.0)),
+    "reader": Recipe(name="reader", epochs=50, augment=True, clean_fraction=0.5, style_share=0.2,
+                     pattern_prob=0.25, jpeg_prob=0.3, non_digit_share=0.12, shippable=True,
+                     model=ModelConfig(l2=0.0, classes=NUM_CLASSES + 1)),
 }
 
 

@@ -8,14 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from device.common.files import write_atomic
-from device.tools.evaluate import Evaluation, evaluation
+from device.common.shapes import NUM_CLASSES
+from device.recognition.decision import decided_classes
+from device.tools.evaluate import Evaluation, class_name, evaluation
 
 __all__ = ["Evaluation", "evaluate", "plot_confusion", "plot_history", "read_history", "write_report"]
 
 
 def evaluate(name: str, probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
     """Accuracy and confusion matrix of a Keras model's output probabilities (device/tools/evaluate.py)."""
-    return evaluation(name, labels, np.argmax(probabilities, axis=1))
+    return evaluation(name, labels, decided_classes(probabilities))
 
 
 def plot_confusion(evaluation: Evaluation, path: Path) -> None:
@@ -27,14 +29,15 @@ def plot_confusion(evaluation: Evaluation, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     shown = np.log1p(evaluation.confusion)  # the diagonal would drown every mistake
     ax.imshow(shown, cmap="Blues")
-    for true in range(10):
-        for pred in range(10):
+    rows, columns = evaluation.confusion.shape
+    for true in range(rows):
+        for pred in range(columns):
             n = evaluation.confusion[true, pred]
             if n:
                 colour = "white" if shown[true, pred] > shown.max() * 0.6 else "black"
                 ax.text(pred, true, str(n), ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    ax.set_xticks(range(columns), [class_name(c) if c < NUM_CLASSES else "none" for c in range(columns)])
+    ax.set_yticks(range(rows))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     ax.set_title(f"{evaluation.name}: {evaluation.accuracy:.2%} of {evaluation.count:,}")

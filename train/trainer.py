@@ -33,6 +33,7 @@ from device.common.files import write_atomic
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from train.augment import augment_batch
 from train.data import DigitSet, hold_out, load_extra, load_mnist, split_half
+from train.negatives import NON_DIGIT, non_digit_batch
 from train.recipes import Recipe
 from train.report import (
     Evaluation,
@@ -177,11 +178,17 @@ AUGMENT_CHUNKS = 16  # an epoch is augmented in this many pieces, each with its 
 
 
 def _augment_chunk(digits: np.ndarray, labels: np.ndarray, seed: int, epoch: int, chunk: int,
-                   recipe: Recipe) -> np.ndarray:
-    """One piece of an epoch, augmented and put through the paper's preprocessing (runs in a worker)."""
+                   recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    """One piece of an epoch, augmented and put through the paper's preprocessing (runs in a worker),
+    followed by its share of non-digit examples when the recipe has that class."""
     rng = np.random.default_rng([seed, epoch, chunk])
-    return prepare_mnist(augment_batch(digits, rng, recipe.clean_fraction, recipe.augment_config(),
-                                       labels=labels, style_share=recipe.style_share))
+    images = augment_batch(digits, rng, recipe.clean_fraction, recipe.augment_config(),
+                           labels=labels, style_share=recipe.style_share)
+    extra = round(recipe.non_digit_share * len(digits))
+    if extra:
+        images = np.concatenate([images, non_digit_batch(digits, extra, rng, recipe.augment_config())])
+        labels = np.concatenate([labels, np.full(extra, NON_DIGIT, labels.dtype)])
+    return prepare_mnist(images), labels
 
 
 def _init_worker() -> None:
@@ -236,7 +243,11 @@ class EpochData:
             parts = [_augment_chunk(*a) for a in args]
         else:
             parts = [future.result() for future in [pool.submit(_augment_chunk, *a) for a in args]]
-        return np.concatenate(parts), self.train.y[order]
+        x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        if self.recipe.non_digit_share > 0:  # each chunk's non-digits came after its digits: mix them in
+            mixed = np.random.default_rng([self.seed, epoch, AUGMENT_CHUNKS]).permutation(len(y))
+            x, y = x[mixed], y[mixed]
+        return x, y
 
     def prefetch(self, epoch: int) -> None:
         if epoch in self._ready or epoch in self._pending:
@@ -276,10 +287,30 @@ def _load_weights_from(model, path: Path) -> None:
         raise RunError(f"starting model {path}: not a readable Keras model ({first_line(err, 160)})") from None
     want = [tuple(w.shape) for w in model.weights]
     have = [tuple(w.shape) for w in getattr(source, "weights", [])]
-    if want != have:
+    weights = source.get_weights() if want == have else _with_new_classes(have, want, source.get_weights())
+    if weights is None:
         raise RunError(f"starting model {path}: not a model of this network ({len(have)} weight tensors, "
                        f"expected {len(want)} with these shapes; train it with this version of train)")
-    model.set_weights(source.get_weights())
+    model.set_weights(weights)
+
+
+def _with_new_classes(have: list[tuple[int, ...]], want: list[tuple[int, ...]],
+                      weights: list[np.ndarray]) -> list[np.ndarray] | None:
+    """A digit model's weights for the same network with more classes (the non-digit class), else None.
+
+    Every layer but the last is kept; the last layer's digit columns are kept and each new class starts
+    with zero weights and a bias that gives it little probability (it is learned in a few hundred steps).
+    """
+    if len(have) != len(want) or have[:-2] != want[:-2]:
+        return None
+    (inputs, old), (inputs_new, new), (old_bias,), (new_bias,) = have[-2], want[-2], have[-1], want[-1]
+    if inputs != inputs_new or old != old_bias or new != new_bias or new <= old:
+        return None
+    kernel = np.zeros((inputs, new), weights[-2].dtype)
+    kernel[:, :old] = weights[-2]
+    bias = np.full(new, weights[-1].min(), weights[-1].dtype)
+    bias[:old] = weights[-1]
+    return [*weights[:-2], kernel, bias]
 
 
 def _evaluate_all(
@@ -351,7 +382,7 @@ def run_training(options: RunOptions) -> RunResult:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
+    steps_per_epoch = math.ceil(round(len(train_set) * recipe.epoch_size_factor) / recipe.batch_size)
     total_steps = options.steps or recipe.epochs * steps_per_epoch
     epochs = math.ceil(total_steps / steps_per_epoch)
 

@@ -4,6 +4,7 @@
     rec = Recognizer()                       # bundled int8 model, interpreter built once
     rec = Recognizer(options=ReadOptions(model=Path("m.tflite"), num_threads=2, min_confidence=0.5))
     digits, probs = rec.classify(crops)      # 2-D uint8 digit images of any size, either ink polarity
+                                             # (10 = "non-digit", for a model with that class)
     found = rec.read(frame)                  # HxW gray or HxWx3 BGR frame -> [Detection], reading order
     print(reading_string(found))             # "407" (lines separated by a space)
     found, rejected = rec.read_with_rejections(frame)   # ... and [Rejection]: what was dropped, and why
@@ -11,7 +12,9 @@
 ``classify`` runs the shared preprocessing (``device.recognition.preprocess.prepare_crops``: MNIST-style
 normalisation, then the paper's binarisation and bilinear enhancement) and one batched inference;
 ``read`` adds the segmentation (``device.recognition.segment``) and drops what the network does not
-recognise confidently (not every dark blob on paper is a digit).
+recognise confidently (not every dark blob on paper is a digit), and, with a model that has the
+"non-digit" class (``train --config reader``), what it calls no digit: touching digits are then cut,
+dashes and ``=`` signs dropped.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from device.common.shapes import NUM_CLASSES
+from device.recognition.decision import best_digits, decided_classes, is_no_digit
 from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, prepare_crops
-from device.recognition.rejections import LOW_CONFIDENCE, Rejection, why_empty
+from device.recognition.rejections import LOW_CONFIDENCE, NOT_A_DIGIT, Rejection, why_empty
 from device.recognition.runtime import TFLiteModel
 from device.recognition.segment import Segment, SegmentParams, segment
 from device.recognition.split import INK_LEVEL, needs_split, split_mark
@@ -121,11 +124,15 @@ class Recognizer:
     def classify(
         self, crops: Sequence[np.ndarray] | np.ndarray, ink: InkPolarity = "auto"
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Digit crops -> (digits (N,) int64, probabilities (N, 10) float32), one batched inference."""
+        """Digit crops -> (classes (N,) int64, probabilities (N, C) float32), one batched inference.
+
+        C is 10, or 11 for a model with the "non-digit" class: class 10 (``labels[10]``) then says the
+        crop is not one digit, decided as ``read`` decides it (``device.recognition.decision``).
+        """
         if len(crops) == 0:
-            return np.zeros(0, np.int64), np.zeros((0, NUM_CLASSES), np.float32)
+            return np.zeros(0, np.int64), np.zeros((0, self.model.classes), np.float32)
         probabilities = self.model.predict(prepare_crops(crops, ink))
-        return probabilities.argmax(axis=1).astype(np.int64), probabilities
+        return decided_classes(probabilities), probabilities
 
     def read(
         self,
@@ -171,18 +178,18 @@ class Recognizer:
         segmented = time.perf_counter()
         batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
         prepared = time.perf_counter()
-        probabilities = self.model.predict(batch) if batch is not None else np.zeros((0, NUM_CLASSES))
+        probabilities = self.model.predict(batch) if batch is not None else np.zeros((0, self.model.classes))
         heights = line_heights([s.box for s in segments], [s.line for s in segments])
-        candidates: list[tuple[Box, int, float, int, str]] = []  # box, digit, confidence, line, separator before
-        for seg, probs in zip(segments, probabilities, strict=True):
-            digit = int(np.argmax(probs))
-            if needs_split(seg.box[2] / heights[seg.line], float(probs[digit])):
+        candidates: list[_Candidate] = []
+        for seg, digit, confidence, non_digit in zip(segments, *best_digits(probabilities), strict=True):
+            digit, confidence, non_digit = int(digit), float(confidence), float(non_digit)
+            if needs_split(seg.box[2] / heights[seg.line], confidence, non_digit):
                 # Touching digits, most likely: cut where the classifier reads them best.
                 pieces = self._split(seg, heights[seg.line])
-                candidates.extend((box, d, conf, seg.line, seg.separator_before if i == 0 else "")
-                                  for i, (box, d, conf) in enumerate(pieces))
+                candidates.extend(_Candidate(box, d, conf, seg.line, seg.separator_before if i == 0 else "", non)
+                                  for i, (box, d, conf, non) in enumerate(pieces))
             else:
-                candidates.append((seg.box, digit, float(probs[digit]), seg.line, seg.separator_before))
+                candidates.append(_Candidate(seg.box, digit, confidence, seg.line, seg.separator_before, non_digit))
         inferred = time.perf_counter()
         if timings is not None:
             timings["segment"] = timings.get("segment", 0.0) + segmented - start
@@ -190,15 +197,19 @@ class Recognizer:
             timings["inference"] = timings.get("inference", 0.0) + inferred - prepared
 
         detections = []
-        for box, digit, confidence, line, separator in candidates:
-            if confidence >= threshold:
-                detections.append(Detection(box, digit, confidence, line, separator))
+        for c in candidates:
+            if is_no_digit(c.confidence, c.non_digit):  # surely no digit at all: a dash, an = sign
+                if rejections is not None:
+                    rejections.append(Rejection(c.box, NOT_A_DIGIT, None, c.digit, c.confidence))
+            elif c.confidence >= threshold:
+                detections.append(Detection(c.box, c.digit, c.confidence, c.line, c.separator))
             elif rejections is not None:
-                rejections.append(Rejection(box, LOW_CONFIDENCE, threshold, digit, confidence))
+                rejections.append(Rejection(c.box, LOW_CONFIDENCE, threshold, c.digit, c.confidence))
         return _renumber_lines(detections)
 
-    def _split(self, seg: Segment, line_height: float) -> list[tuple[Box, int, float]]:
-        """A wide mark read as the digits it most likely holds: (frame box, digit, confidence) each."""
+    def _split(self, seg: Segment, line_height: float) -> list[tuple[Box, int, float, float]]:
+        """A wide mark read as the digits it most likely holds: (frame box, digit, confidence, non-digit
+        probability) each."""
         ink_rows = np.flatnonzero((seg.crop < INK_LEVEL).any(axis=1))
         ink_cols = np.flatnonzero((seg.crop < INK_LEVEL).any(axis=0))
         if ink_rows.size == 0 or min(seg.box[2:]) < 1:
@@ -217,11 +228,23 @@ class Recognizer:
             x = seg.box[0] + round((cols[0] - ink_cols[0]) * scale_x)
             y = seg.box[1] + round((rows[0] - ink_rows[0]) * scale_y)
             w, h = round((cols[-1] - cols[0] + 1) * scale_x), round((rows[-1] - rows[0] + 1) * scale_y)
-            found.append(((x, y, max(1, w), max(1, h)), piece.digit, piece.confidence))
+            found.append(((x, y, max(1, w), max(1, h)), piece.digit, piece.confidence, piece.non_digit))
         return found
 
     def __repr__(self) -> str:
         return f"Recognizer({self.model!r}, min_confidence={self.min_confidence})"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A mark as the network read it, before the confidence threshold."""
+
+    box: Box
+    digit: int
+    confidence: float  # the digit's probability
+    line: int
+    separator: str  # written before it in its line
+    non_digit: float = 0.0  # the probability of the non-digit class (0 for a 10-class model)
 
 
 def line_heights(boxes: Sequence[Box], lines: Sequence[int]) -> dict[int, float]:

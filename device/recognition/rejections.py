@@ -25,6 +25,7 @@ SMALLER_THAN_WRITING = "smaller than the writing"  # under half the writing's ty
 TALLER_THAN_WRITING = "taller than the writing"  # over 1.7 times it (``limit``)
 ON_TABLE = "on the table"  # lies on the table, away from the writing on the paper
 LOW_CONFIDENCE = "low confidence"  # the network's best guess is less sure than the threshold (``limit``)
+NOT_A_DIGIT = "not a digit"  # the model's non-digit class wins: a dash, an = sign, digits run together
 
 _SHORT = {
     BORDER: "touching the frame's border",
@@ -38,6 +39,7 @@ _SHORT = {
     TALLER_THAN_WRITING: "much taller than the writing",
     ON_TABLE: "on the table",
     LOW_CONFIDENCE: "not sure enough",
+    NOT_A_DIGIT: "not a digit",
 }
 
 
@@ -48,7 +50,7 @@ class Rejection:
     box: Box  # x, y, width, height in frame pixels
     reason: str  # one of the reasons above
     limit: float | None = None  # the bound it missed: a height in frame pixels, or (low confidence) the threshold
-    digit: int | None = None  # low confidence: the network's best guess ...
+    digit: int | None = None  # low confidence, not a digit: the network's best digit ...
     confidence: float | None = None  # ... and its probability
 
     def describe(self) -> str:
@@ -59,6 +61,9 @@ class Rejection:
             article = "an" if self.digit == 8 else "a"
             return (f"{where}: looks like {article} {self.digit} with confidence {self.confidence:.3f}, "
                     f"under {self.limit:g}")
+        if self.reason == NOT_A_DIGIT:
+            return (f"{where}: not one digit (a mark, or digits run together; best digit {self.digit}, "
+                    f"{self.confidence:.3f})")
         if self.reason == TOO_SMALL:
             return f"{where}: too small (a digit is at least {self.limit:.0f} px tall here)"
         if self.reason == SMALLER_THAN_WRITING:

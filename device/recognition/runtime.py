@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from device.common.errors import first_line
-from device.common.shapes import INPUT_SHAPE, LABELS, NUM_CLASSES
+from device.common.shapes import INPUT_SHAPE, LABELS, NON_DIGIT_LABEL, NUM_CLASSES
 from device.common.verbosity import native_stderr_hushed
 from device.recognition.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
 from device.recognition.preprocess import SUPPORTED_PREPROCESS_VERSIONS
@@ -90,7 +90,8 @@ def _quantization(detail: dict) -> Quantization:
 
 
 class TFLiteModel:
-    """A digit classifier: (N, 28, 28, 1) float32 in [0, 1] -> (N, 10) float32 probabilities."""
+    """A digit classifier: (N, 28, 28, 1) float32 in [0, 1] -> (N, 10) float32 probabilities, or (N, 11)
+    for a model with the "non-digit" class (the last column: a mark that is not one digit)."""
 
     def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
         self.path = Path(path) if path is not None else DEFAULT_MODEL_PATH
@@ -111,6 +112,7 @@ class TFLiteModel:
             raise ModelError(f"{self.path}: expected one input and one output, "
                              f"got {len(inputs)} and {len(outputs)}")
         self._input, self._output = inputs[0], outputs[0]
+        self.classes = NUM_CLASSES
         self._check_shapes()
         self.input_dtype = np.dtype(self._input["dtype"])
         self.input_quantization = _quantization(self._input)
@@ -120,8 +122,13 @@ class TFLiteModel:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Class labels, index -> text ("0" ... "9" when the model has no sidecar)."""
-        return self.metadata.labels if self.metadata else LABELS
+        """Class labels, index -> text ("0" ... "9", then "non-digit" if the model has that class)."""
+        return LABELS + ((NON_DIGIT_LABEL,) if self.has_non_digit else ())
+
+    @property
+    def has_non_digit(self) -> bool:
+        """Whether the model has the eleventh class, "non-digit" (``predict``'s last column)."""
+        return self.classes == NUM_CLASSES + 1
 
     @property
     def is_int8(self) -> bool:
@@ -143,8 +150,9 @@ class TFLiteModel:
             known = ", ".join(sorted(SUPPORTED_PREPROCESS_VERSIONS))
             raise ModelError(f"{self.path} was trained for preprocessing {info.preprocess_version!r}, "
                              f"this device code knows only {known}: update the device software or the model")
-        if len(info.labels) != NUM_CLASSES:
-            raise ModelError(f"{self.path}: metadata lists {len(info.labels)} labels, expected {NUM_CLASSES}")
+        if info.labels not in (LABELS, (*LABELS, NON_DIGIT_LABEL)):
+            raise ModelError(f"{self.path}: metadata lists labels {', '.join(info.labels)}; this device code "
+                             f"knows 0-9, optionally followed by {NON_DIGIT_LABEL}")
         return info
 
     def _check_shapes(self) -> None:
@@ -153,9 +161,13 @@ class TFLiteModel:
         if len(in_shape) != 4 or in_shape[1:] != INPUT_SHAPE:
             raise ModelError(f"{self.path}: input shape {list(in_shape)} does not take 28x28 grayscale "
                              f"digits (expected [N, 28, 28, 1])")
-        if len(out_shape) != 2 or out_shape[1] != NUM_CLASSES:
+        if len(out_shape) != 2 or out_shape[1] not in (NUM_CLASSES, NUM_CLASSES + 1):
             raise ModelError(f"{self.path}: output shape {list(out_shape)} is not 10 digit classes "
-                             f"(expected [N, 10])")
+                             f"(expected [N, 10], or [N, 11] with the non-digit class)")
+        self.classes = out_shape[1]
+        if self.metadata and len(self.metadata.labels) != self.classes:
+            raise ModelError(f"{self.path}: metadata lists {len(self.metadata.labels)} labels for "
+                             f"{self.classes} outputs: re-run convert or remove the stale sidecar")
         if self.metadata and tuple(self.metadata.input_shape) != INPUT_SHAPE:
             raise ModelError(f"{self.path}: metadata input shape {list(self.metadata.input_shape)} "
                              f"is not {list(INPUT_SHAPE)}")
@@ -190,13 +202,13 @@ class TFLiteModel:
         return ((raw.astype(np.float32) - np.float32(q.zero_point)) * np.float32(q.scale)).astype(np.float32)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 28, 28, 1) float32 in [0, 1] -> (N, 10) float32 probabilities, in one invoke."""
+        """(N, 28, 28, 1) float32 in [0, 1] -> (N, classes) float32 probabilities, in one invoke."""
         x = np.asarray(batch, dtype=np.float32)
         if x.ndim != 4 or x.shape[1:] != INPUT_SHAPE:
             raise ValueError(f"expected a batch shaped (N, 28, 28, 1), got {x.shape}")
         n = x.shape[0]
         if n == 0:
-            return np.zeros((0, NUM_CLASSES), np.float32)
+            return np.zeros((0, self.classes), np.float32)
         if n != self._batch_size:
             # Re-allocation is costly: only when the batch size changes.
             self._interpreter.resize_tensor_input(self._input["index"], [n, *INPUT_SHAPE], strict=False)

@@ -12,6 +12,10 @@ into the next digit), and then segmentation finds one wide mark. For such a mark
    (one batched inference for the whole mark); dynamic programming picks the sequence of runs with the best
    total score: the log of each run's confidence, a prior on its width for the digit read (a ``1`` is narrow,
    other digits are not), and a cost per digit so that a mark is not cut into more digits than it needs.
+   With a model that has the "non-digit" class, a run may also be what that class says (the log of its
+   probability times NON_DIGIT_ODDS instead): a dash run into the last digit is then cut off and dropped, not
+   read as a digit. The digits' own probabilities stay as the model gives them: a run of two touching digits
+   has given much of its probability to the non-digit class, so the search prefers to cut it.
 3. The whole mark competes as one digit too, when it is not too wide for one.
 
 Everything here works on one segment's crop (dark ink on white, only its own ink), so it never sees the rest
@@ -27,9 +31,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from device.recognition.decision import NON_DIGIT_ODDS, best_digits
+
 WIDE_FOR_ONE = 0.95  # a mark wider than this many of its line's digit heights may be two or more digits
 SURE_AS_ONE = 0.97  # ... unless the classifier reads it as one digit this surely
 ALWAYS_SPLIT = 2.2  # no single digit is this wide
+PAIR_WIDTH = 0.6  # a mark the model calls "non-digit" is cut when wider than this (touching "10" is narrow)
 MAX_DIGIT_WIDTH = 1.25  # no digit is wider than this many heights (a flat 0 comes close)
 MIN_DIGIT_WIDTH = 0.12  # a 1 written as a bar
 NARROW = 0.42  # below this width (in heights) a run is a 1 or a piece of something
@@ -45,6 +52,7 @@ BAND = 0.2  # how far (in heights) a cut path may stray from its column
 WORK_HEIGHT = 40  # px: marks are cut at this digit height (enough for 20x20 pieces, and fast)
 
 Classify = Callable[[list[np.ndarray]], np.ndarray]  # crops (dark ink on white) -> (N, classes) probabilities
+# (classes: the 10 digits, then optionally "non-digit")
 
 
 @dataclass(frozen=True)
@@ -57,17 +65,24 @@ class Piece:
     digit: int
     confidence: float
     ink: np.ndarray  # bool mask over the mark's crop: its own ink, left and right of the cut paths
+    non_digit: float = 0.0  # the probability of the model's non-digit class (0 without that class)
 
 
-def needs_split(width: float, confidence_as_one: float) -> bool:
+def needs_split(width: float, confidence_as_one: float, non_digit: float = 0.0) -> bool:
     """Whether a mark ``width`` line heights wide, read as one digit with this confidence, should be cut.
 
     Some writers' digits are very wide (a 2 with a long base is 1.8 heights wide), so width alone only
-    decides beyond ALWAYS_SPLIT; below it a mark is cut when the classifier is not sure it is one digit.
+    decides beyond ALWAYS_SPLIT; below it a mark is cut when the classifier is not sure which digit it is,
+    or (a model with the non-digit class, whose probability is ``non_digit``) says it is more likely no
+    digit than its best digit and it is wide enough for two: touching digits take probability from every
+    digit and give it to that class.
     """
     if width > ALWAYS_SPLIT:
         return True
-    return width > WIDE_FOR_ONE and confidence_as_one < SURE_AS_ONE
+    if width > PAIR_WIDTH and non_digit > confidence_as_one:
+        return True
+    among_digits = confidence_as_one / max(1e-6, 1.0 - non_digit)  # a wide single digit is sure of its class
+    return width > WIDE_FOR_ONE and among_digits < SURE_AS_ONE
 
 
 def _ink(crop: np.ndarray) -> np.ndarray:
@@ -176,7 +191,8 @@ def split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Piec
         ink &= _ink(crop)
         cols = np.flatnonzero(ink.any(axis=0))
         if cols.size:
-            pieces.append(Piece(int(cols[0]), int(cols[-1]) + 1, piece.crop, piece.digit, piece.confidence, ink))
+            pieces.append(Piece(int(cols[0]), int(cols[-1]) + 1, piece.crop, piece.digit, piece.confidence, ink,
+                                piece.non_digit))
     return pieces
 
 
@@ -210,9 +226,7 @@ def _split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Pie
         return []
     margin = max(2, round(0.1 * height))
     crops = [_piece_crop(crop, own, margin) for own in pieces_ink]
-    probabilities = classify(crops)
-    digits = probabilities.argmax(axis=1)
-    confidence = probabilities[np.arange(len(runs)), digits]
+    digits, confidence, non_digit = best_digits(classify(crops))
 
     # Best path from cut 0 to the last cut; a run's score is log-confidence + width prior - DIGIT_COST.
     n = len(cuts)
@@ -230,7 +244,10 @@ def _split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Pie
                 continue
             own_cols = np.flatnonzero(pieces_ink[k].any(axis=0))
             width = (own_cols[-1] - own_cols[0] + 1) / height
-            score = best[i] + np.log(max(1e-6, confidence[k])) + _width_prior(width, int(digits[k])) - DIGIT_COST
+            as_digit = np.log(max(1e-6, confidence[k])) + _width_prior(width, int(digits[k]))
+            # A run the model calls no digit (a dash after the number) may stand in the reading too; the
+            # recogniser then drops it (the same odds), instead of the mark being cut into digit-like shreds.
+            score = best[i] + max(as_digit, np.log(max(1e-6, NON_DIGIT_ODDS * non_digit[k]))) - DIGIT_COST
             if score > best[j]:
                 best[j], back[j], count[j] = score, (i, k), count[i] + 1
     if best[n - 1] == -np.inf:
@@ -241,6 +258,6 @@ def _split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Pie
         i, k = step
         own_cols = np.flatnonzero(pieces_ink[k].any(axis=0))
         pieces.append(Piece(int(own_cols[0]), int(own_cols[-1]) + 1, crops[k], int(digits[k]),
-                            float(confidence[k]), pieces_ink[k]))
+                            float(confidence[k]), pieces_ink[k], float(non_digit[k])))
         j = i
     return pieces[::-1]

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device.common.shapes import NUM_CLASSES
+from device.common.shapes import NON_DIGIT_LABEL, NUM_CLASSES
 from device.data.digitsets import DigitSet, load_digits
+from device.recognition.decision import decided_classes
 from device.recognition.preprocess import prepare_mnist
 from device.recognition.runtime import TFLiteModel
 
@@ -26,7 +27,7 @@ class Evaluation:
     """Predictions against labels: rows of ``confusion`` are the true digit, columns the predicted one."""
 
     name: str
-    confusion: np.ndarray  # (10, 10) int64
+    confusion: np.ndarray  # (10, 10) int64; (10, 11) when the model has the non-digit class (last column)
     preparation: str = ""  # how the images came: "mnist" (kept as they were) or "normalized" (as camera crops)
 
     @property
@@ -65,16 +66,24 @@ class Evaluation:
             row = self.confusion[d].copy()
             row[d] = 0
             worst = int(row.argmax())
-            confused = f"{worst} ({int(row[worst])})" if row[worst] else "-"
+            confused = f"{class_name(worst)} ({int(row[worst])})" if row[worst] else "-"
             acc = f"{100 * ok / n:7.2f} %" if n else "      -  "
             lines.append(f"{d:>5}  {n:>5}  {ok:>7}  {acc}  {confused}")
         return "\n".join(lines)
 
 
+def class_name(index: int) -> str:
+    """A class index as text: the digit, or "non-digit" for the extra class."""
+    return str(index) if index < NUM_CLASSES else NON_DIGIT_LABEL
+
+
 def evaluation(name: str, labels: np.ndarray, predicted: np.ndarray, preparation: str = "") -> Evaluation:
-    """The confusion matrix of ``predicted`` digits against ``labels``."""
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-    np.add.at(confusion, (np.asarray(labels, np.int64), np.asarray(predicted, np.int64)), 1)
+    """The confusion matrix of ``predicted`` classes against ``labels`` (digits); a prediction of the
+    non-digit class (index 10) counts as a miss and gets a column of its own."""
+    predicted = np.asarray(predicted, np.int64)
+    columns = NUM_CLASSES + 1 if predicted.size and predicted.max() >= NUM_CLASSES else NUM_CLASSES
+    confusion = np.zeros((NUM_CLASSES, columns), np.int64)
+    np.add.at(confusion, (np.asarray(labels, np.int64), predicted), 1)
     return Evaluation(name, confusion, preparation)
 
 
@@ -90,7 +99,7 @@ def evaluate_model(
     predictions = np.empty(len(digits), np.int64)
     for start in range(0, len(digits), BATCH):
         chunk = digits.x[start : start + BATCH]
-        predictions[start : start + len(chunk)] = model.predict(prepare_mnist(chunk)).argmax(axis=1)
+        predictions[start : start + len(chunk)] = decided_classes(model.predict(prepare_mnist(chunk)))
         if progress:
             progress(len(chunk))
     return evaluation(name, digits.y, predictions, digits.style)
