@@ -9,8 +9,9 @@
     print(reading_string(found))             # "407" (lines separated by a space)
     found, rejected = rec.read_with_rejections(frame)   # ... and [Rejection]: what was dropped, and why
 
-``classify`` runs the shared preprocessing (``device.recognition.preprocess.prepare_crops``: MNIST-style
-normalisation, then the paper's binarisation and bilinear enhancement) and one batched inference;
+``classify`` runs the shared preprocessing (``device.recognition.preprocess``: MNIST-style normalisation, then
+the paper's binarisation and bilinear enhancement) and one batched inference, and a second for the digits it
+is unsure of, read again at two more stroke widths (``device.recognition.ensemble``);
 ``read`` adds the segmentation (``device.recognition.segment``) and drops what the network does not
 recognise confidently (not every dark blob on paper is a digit), and, with a model that has the
 "non-digit" class (``train --config reader``), what it calls no digit: touching digits are then cut,
@@ -28,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from device.recognition.decision import best_digits, decided_classes, is_no_digit
+from device.recognition.ensemble import second_look
 from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
-from device.recognition.preprocess import InkPolarity, prepare_crops
+from device.recognition.preprocess import InkPolarity, normalize_digits, prepare_crops, prepare_mnist
 from device.recognition.rejections import LOW_CONFIDENCE, NOT_A_DIGIT, Rejection, why_empty
 from device.recognition.runtime import TFLiteModel
 from device.recognition.segment import Segment, SegmentParams, segment
@@ -124,14 +126,16 @@ class Recognizer:
     def classify(
         self, crops: Sequence[np.ndarray] | np.ndarray, ink: InkPolarity = "auto"
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Digit crops -> (classes (N,) int64, probabilities (N, C) float32), one batched inference.
+        """Digit crops -> (classes (N,) int64, probabilities (N, C) float32), in one or two batched inferences.
 
         C is 10, or 11 for a model with the "non-digit" class: class 10 (``labels[10]``) then says the
-        crop is not one digit, decided as ``read`` decides it (``device.recognition.decision``).
+        crop is not one digit, decided as ``read`` decides it (``device.recognition.decision``). A crop read
+        less surely than 0.9 is read again at two more stroke widths (``device.recognition.ensemble``).
         """
         if len(crops) == 0:
             return np.zeros(0, np.int64), np.zeros((0, self.model.classes), np.float32)
-        probabilities = self.model.predict(prepare_crops(crops, ink))
+        digits = normalize_digits(crops, ink)
+        probabilities = second_look(self.model.predict, digits, self.model.predict(prepare_mnist(digits)))
         return decided_classes(probabilities), probabilities
 
     def read(
@@ -176,9 +180,13 @@ class Recognizer:
         frame = frame_to_uint8(frame)  # ValueError for what is not numbers; the rules: recognition/frames.py
         segments = segment(frame, self.options.segment, rejections)
         segmented = time.perf_counter()
-        batch = prepare_crops([s.crop for s in segments], ink="dark") if segments else None
+        digits = normalize_digits([s.crop for s in segments], ink="dark")
+        batch = prepare_mnist(digits) if segments else None
         prepared = time.perf_counter()
-        probabilities = self.model.predict(batch) if batch is not None else np.zeros((0, self.model.classes))
+        if batch is not None:  # unsure digits get a second look at two more stroke widths (recognition/ensemble.py)
+            probabilities = second_look(self.model.predict, digits, self.model.predict(batch))
+        else:
+            probabilities = np.zeros((0, self.model.classes), np.float32)
         heights = line_heights([s.box for s in segments], [s.line for s in segments])
         candidates: list[_Candidate] = []
         for seg, digit, confidence, non_digit in zip(segments, *best_digits(probabilities), strict=True):

@@ -1,8 +1,10 @@
 """``device eval``: accuracy of a TFLite model on labelled digits, and the project's one confusion matrix.
 
 The digits come through the shared data layer (``device.data.digitsets.load_digits``, test part of a
-Keras-layout file), so ``device eval`` sees a file exactly as ``train`` does. ``Evaluation`` is also
-what ``train`` reports: one place computes accuracy, per-class figures and the confusion matrix.
+Keras-layout file), so ``device eval`` sees a file exactly as ``train`` does, and reads each digit as the
+reader does: unsure digits get a second look at two more stroke widths (``device.recognition.ensemble``),
+and the non-digit class is decided by ``device.recognition.decision``. ``Evaluation`` is also what ``train``
+reports: one place computes accuracy, per-class figures and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from device.common.shapes import NON_DIGIT_LABEL, NUM_CLASSES
 from device.data.digitsets import DigitSet, load_digits
 from device.recognition.decision import decided_classes
+from device.recognition.ensemble import second_look
 from device.recognition.preprocess import prepare_mnist
 from device.recognition.runtime import TFLiteModel
 
@@ -99,7 +102,8 @@ def evaluate_model(
     predictions = np.empty(len(digits), np.int64)
     for start in range(0, len(digits), BATCH):
         chunk = digits.x[start : start + BATCH]
-        predictions[start : start + len(chunk)] = decided_classes(model.predict(prepare_mnist(chunk)))
+        probabilities = second_look(model.predict, chunk, model.predict(prepare_mnist(chunk)))  # as the reader
+        predictions[start : start + len(chunk)] = decided_classes(probabilities)
         if progress:
             progress(len(chunk))
     return evaluation(name, digits.y, predictions, digits.style)
