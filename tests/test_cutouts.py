@@ -87,3 +87,14 @@ def test_cutout_box_is_where_the_cutout_lies_at_half_resolution():
     x0, y0, x1, y1 = placement.cutout_half()
     assert (x1 - x0, y1 - y0) == (150, 50) and (x0 + x1) // 2 == 160 and (y0 + y1) // 2 == 120
     assert Placement().cutout_half() is None and Placement(0.5).cutout_half() is None
+
+
+def test_a_scan_whose_paper_darkens_sharply_is_read_not_taken_for_the_table(mnist_small):
+    """A cut-out is paper from edge to edge: a darker part of it behind a sharp step in brightness (a scanner's
+    shading, a fold) is not the table beside a sheet, as it would be in a camera frame."""
+    indices = [3, 5, 8, 11]
+    crop, boxes = tight_crop(mnist_small, indices, 60)
+    shaded = crop.astype(np.float32)
+    shaded[:, boxes[0][0] - 2 :] *= 0.5  # everything right of the first digit's left edge, half as bright
+    found = Recognizer().read(shaded.astype(np.uint8))
+    assert reading_string(found) == "".join(str(int(mnist_small["y_test"][k])) for k in indices)

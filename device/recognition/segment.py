@@ -308,7 +308,9 @@ def find_digit_parts(
     has_strong = np.bincount(labels[strong_half > 0], minlength=count) > 0
     min_h = max(4.0, params.min_height * min(h, w))
     paper_small = ink.paper_small
-    table = table_mask(paper_small, ink.gray_small, params)
+    # A cut-out (a scan of a number) placed in a frame is paper from edge to edge: no table to find. Its dark
+    # grey scans passed for the table, and every digit on them was dropped.
+    table = table_mask(paper_small, ink.gray_small, params) if cutout is None else np.zeros_like(paper_small, np.uint8)
     parts: list[_Part] = []
     edge_labels: list[int] = []
     for i in np.flatnonzero(has_strong[1:]) + 1:
