@@ -115,19 +115,18 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from device.recognition.decision import decided_classes
     from train.data import load_mnist
-    from train.finetune import finetune, predict_digits
+    from train.finetune import finetune, read_digits
 
     mnist = load_mnist(args.data)
     base = keras.saving.load_model(args.init, compile=False)
-    mnist_before = float((decided_classes(predict_digits(base, mnist.test.x)) == mnist.test.y).mean())
+    mnist_before = float((read_digits(base, mnist.test.x) == mnist.test.y).mean())
     print(f"recipe: {recipe.to_dict()}\nmachine: {machine()}\nstart: {load_avg()}")
     print(f"starting model {args.init}: MNIST test {100 * mnist_before:.2f} %", flush=True)
     rows = []
     for set_name in args.sets:
         hand = load_hand(set_name)
-        before_all = decided_classes(predict_digits(base, hand.digits.x))
+        before_all = read_digits(base, hand.digits.x)
         print(f"{hand.name}: {len(hand.digits)} digits, starting model reads "
               f"{100 * (before_all == hand.digits.y).mean():.2f} %", flush=True)
         for size in args.sizes:
@@ -142,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                 model = keras.saving.load_model(args.init, compile=False)
                 started = time.monotonic()
                 fit = finetune(model, subset(own, ~held_mask), subset(own, held_mask), mnist.train, recipe, seed)
-                after_pred = decided_classes(predict_digits(model, hand.digits.x[rest]))
+                after_pred = read_digits(model, hand.digits.x[rest])
                 after = float((after_pred == hand.digits.y[rest]).mean())
-                mnist_after = float((decided_classes(predict_digits(model, mnist.test.x)) == mnist.test.y).mean())
+                mnist_after = float((read_digits(model, mnist.test.x) == mnist.test.y).mean())
                 seconds = time.monotonic() - started
                 results.append((before, after, mnist_after, seconds))
                 print(f"{hand.name:>15} {size:>3} draw {seed}: {len(own)} digits ({int(held_mask.sum())} for early "

@@ -240,3 +240,19 @@ def test_targets_of_an_eleven_class_model_have_a_column_for_non_digits() -> None
 
     rows = targets(np.array([3, 10]), np.array([True, False]), None, 0.0, classes=11)
     assert rows.shape == (2, 11) and rows[1, 10] == 1.0 and rows[0, 3] == 1.0
+
+
+def test_the_report_reads_digits_as_the_device_does(mnist_small) -> None:
+    """read_digits: the Keras model's answers with the device's second look and non-digit decision."""
+    import keras
+
+    from device import Recognizer
+    from train.finetune import read_digits
+
+    model = keras.saving.load_model(Path(__file__).resolve().parents[1] / "train" / "models" / "reader.keras")
+    x = mnist_small["x_test"][:60]
+    classes = read_digits(model, x)
+    assert classes.shape == (60,) and classes.dtype == np.int64
+    device_classes = Recognizer().classify(x, ink="bright")[0]
+    assert np.mean(classes == device_classes) >= 0.95  # the int8 model, read the same way
+    assert read_digits(model, x[:0]).shape == (0,)

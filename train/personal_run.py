@@ -26,7 +26,6 @@ from device.common.errors import first_line
 from device.common.files import write_atomic
 from device.common.shapes import NUM_CLASSES
 from device.data.digitsets import DataError, DigitSet, each_mnist_style, folder_digits, folder_keys, load_digits
-from device.recognition.decision import decided_classes
 from device.recognition.preprocess import PREPROCESS_VERSION
 from device.tools.evaluate import Evaluation, evaluation
 from train.data import load_mnist
@@ -87,10 +86,10 @@ def wilson(correct: int, count: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def _classes(model, images: np.ndarray) -> np.ndarray:
-    """What the model reads in MNIST-style digits, decided as the device decides (a digit, or 10: no digit)."""
-    from train.finetune import predict_digits
+    """What the model reads in MNIST-style digits, as the device reads them (a digit, or 10: no digit)."""
+    from train.finetune import read_digits
 
-    return decided_classes(predict_digits(model, images))
+    return read_digits(model, images)
 
 
 def _load_model(path: Path):
