@@ -112,17 +112,23 @@ def camera_like(digit: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig 
     pad = (_CANVAS - size) // 2
     canvas[pad : pad + size, pad : pad + size] = big
     ink = cv2.warpAffine(canvas, _random_affine(rng, cfg), (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR)
+    ink = pen_and_focus(ink, rng, cfg)
+    ink = _ink_crop(ink, rng, cfg)
+    ink = np.ascontiguousarray(ink)
+    if rng.random() < cfg.neighbour_prob:
+        _add_neighbour_stroke(ink, rng)
+    return on_paper(ink, rng, cfg)
+
+
+def pen_and_focus(ink: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Ink (float) drawn with a thinner or thicker pen (as configured) and blurred as a camera's focus does."""
     if rng.random() < cfg.stroke_change_prob:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         ink = cv2.dilate(ink, kernel) if rng.random() < 0.5 else cv2.erode(ink, kernel)
     sigma = rng.uniform(*cfg.blur_sigma)
     if sigma > 0.3:
         ink = cv2.GaussianBlur(ink, (0, 0), sigma)
-    ink = _ink_crop(ink, rng, cfg)
-    ink = np.ascontiguousarray(ink)
-    if rng.random() < cfg.neighbour_prob:
-        _add_neighbour_stroke(ink, rng)
-    return on_paper(ink, rng, cfg)
+    return ink
 
 
 def on_paper(ink: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:

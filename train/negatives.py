@@ -25,7 +25,7 @@ import numpy as np
 
 from device.common.shapes import NUM_CLASSES
 from device.recognition.preprocess import normalize_digit
-from train.augment import AugmentConfig, on_paper
+from train.augment import AugmentConfig, on_paper, pen_and_focus
 
 NON_DIGIT = NUM_CLASSES  # the extra class's index, after the ten digits (label NON_DIGIT_LABEL in the sidecar)
 TOUCHING_SHARE = 0.6  # of the non-digit examples: touching digits; the rest are drawn marks
@@ -115,12 +115,7 @@ def non_digit(digits: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig |
     """One non-digit example as the network sees a camera crop: 28x28 uint8 MNIST-style (bright ink)."""
     cfg = cfg or AugmentConfig()
     ink = touching_digits(digits, rng) if rng.random() < TOUCHING_SHARE else drawn_mark(rng)
-    if rng.random() < cfg.stroke_change_prob:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-        ink = cv2.dilate(ink, kernel) if rng.random() < 0.5 else cv2.erode(ink, kernel)
-    sigma = rng.uniform(*cfg.blur_sigma)
-    if sigma > 0.3:
-        ink = cv2.GaussianBlur(ink, (0, 0), sigma)
+    ink = pen_and_focus(ink, rng, cfg)
     margin = round(rng.uniform(0.05, 0.3) * _HEIGHT)
     ink = cv2.copyMakeBorder(ink, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0.0)
     return normalize_digit(on_paper(ink, rng, cfg), ink="dark")
