@@ -55,3 +55,20 @@ def test_nothing_unsure_costs_no_inference():
 def test_the_recognizer_reads_mnist_digits_with_the_second_look(mnist_small):
     found = Recognizer().classify(mnist_small["x_test"][:100], ink="bright")[0]
     assert np.mean(found == mnist_small["y_test"][:100]) >= 0.97
+
+
+def test_the_variants_script_compares_them_on_a_digit_set(tmp_path):
+    """scripts/second_look_variants.py: the figures behind the choice; sets that are not there are skipped."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "second_look_variants.py"),
+                           "--mnist", str(root / "tests" / "data" / "mnist_subset.npz"),
+                           "--usps", str(tmp_path / "none.npz"), "--orand", str(tmp_path / "none")],
+                          capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "MNIST test" in done.stdout and "as written + thicker + thinner:" in done.stdout
+    assert "the second look (under 0.9" in done.stdout
+    assert "USPS: skipped" in done.stdout and "ORAND dev digits: skipped" in done.stdout
