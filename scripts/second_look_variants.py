@@ -21,7 +21,7 @@ import numpy as np
 from device.data.digitsets import DataError, DigitSet, load_digits
 from device.data.stringsets import digit_crops, load_string_set
 from device.recognition.decision import best_digits, decided_classes
-from device.recognition.ensemble import UNSURE_BELOW
+from device.recognition.ensemble import UNSURE_BELOW, second_look, stroke_variants
 from device.recognition.preprocess import prepare_mnist
 from device.recognition.runtime import DEFAULT_MODEL_PATH, TFLiteModel
 
@@ -39,11 +39,10 @@ def _warp(images: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def variants(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Each MNIST-style digit as written and in the variants compared here."""
-    kernel = np.ones((2, 2), np.uint8)
-    out = {"as written": images,
-           "thicker": np.stack([cv2.dilate(image, kernel) for image in images]),
-           "thinner": np.stack([cv2.erode(image, kernel) for image in images])}
+    """Each MNIST-style digit as written and in the variants compared here (the stroke widths are the ones
+    ``device/recognition/ensemble.py`` reads)."""
+    widths = stroke_variants(images)
+    out = {"as written": images, "thicker": widths[: len(images)], "thinner": widths[len(images) :]}
     for name, (dx, dy) in {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}.items():
         out[name] = _warp(images, np.float32([[1, 0, dx], [0, 1, dy]]))
     for angle in (-8, 8):
@@ -64,7 +63,7 @@ def compare(model: TFLiteModel, name: str, digits: DigitSet) -> None:
         print(f"  {' + '.join(combination)}: {accuracy(np.mean([probabilities[k] for k in combination], axis=0))}")
     written = probabilities["as written"]
     unsure = best_digits(written)[1] < UNSURE_BELOW
-    looked = np.where(unsure[:, None], np.mean([probabilities[k] for k in COMBINATIONS[0]], axis=0), written)
+    looked = second_look(model.predict, digits.x, written)  # what the device does
     print(f"  the second look (under {UNSURE_BELOW:g}: {100 * unsure.mean():.1f} % of the digits): {accuracy(looked)}")
 
 

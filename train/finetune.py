@@ -19,7 +19,7 @@ import numpy as np
 from device.common.shapes import NUM_CLASSES
 from device.data.digitsets import DigitSet
 from device.recognition.decision import decided_classes
-from device.recognition.ensemble import second_look
+from device.recognition.ensemble import read_probabilities
 from device.recognition.preprocess import prepare_mnist
 from train.personal import PersonalRecipe, mixed_batches
 
@@ -32,23 +32,17 @@ class FinetuneResult:
     history: list[tuple[int, float, float]] = field(default_factory=list)  # (step, held-out loss, accuracy)
 
 
-def predict_digits(model, images: np.ndarray) -> np.ndarray:
-    """(N, classes) probabilities of MNIST-style uint8 digits, through the device's preprocessing."""
-    if len(images) == 0:
-        return np.zeros((0, model.output_shape[-1]), np.float32)
-    return np.asarray(model.predict(prepare_mnist(images), batch_size=512, verbose=0))
-
-
 def read_digits(model, images: np.ndarray) -> np.ndarray:
-    """(N,) classes of MNIST-style uint8 digits as the device reads them: unsure ones looked at again at two more
-    stroke widths (``device.recognition.ensemble``), then the digit-or-not decision (``decision``)."""
+    """(N,) classes of MNIST-style uint8 digits as the device reads them: the device's preprocessing, unsure
+    ones looked at again at two more stroke widths (``device.recognition.ensemble``), then the digit-or-not
+    decision (``device.recognition.decision``)."""
     if len(images) == 0:
         return np.zeros(0, np.int64)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict(batch, batch_size=512, verbose=0))
 
-    return decided_classes(second_look(predict, images, predict_digits(model, images)))
+    return decided_classes(read_probabilities(predict, images))
 
 
 def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

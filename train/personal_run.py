@@ -85,13 +85,6 @@ def wilson(correct: int, count: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _classes(model, images: np.ndarray) -> np.ndarray:
-    """What the model reads in MNIST-style digits, as the device reads them (a digit, or 10: no digit)."""
-    from train.finetune import read_digits
-
-    return read_digits(model, images)
-
-
 def _load_model(path: Path):
     import keras
 
@@ -111,7 +104,7 @@ def _subset(digits: DigitSet, mask: np.ndarray) -> DigitSet:
 
 def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -> PersonalResult:
     """See the module docstring. Raises DataError or PersonalError with one-line messages."""
-    from train.finetune import finetune
+    from train.finetune import finetune, read_digits
 
     out_dir, recipe = options.out_dir, options.recipe
     if (out_dir / "model.keras").exists():
@@ -123,7 +116,7 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
     model = _load_model(options.init)
 
     say(f"{options.extra}: {len(own)} digits; asking {options.init.name} what it reads in them")
-    sanity = sanity_check(own.x, own.y, _classes(model, own.x), keys)
+    sanity = sanity_check(own.x, own.y, read_digits(model, own.x), keys)
     say(sanity.table())
     for problem in sanity.problems:
         say(f"warning: {problem}")
@@ -136,8 +129,8 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
         held_mask[:] = False
     own_train, own_held = _subset(own, ~held_mask), _subset(own, held_mask)
     name = f"held-out {options.extra.name} ({len(own_held)} digits)"
-    held_before = evaluation(name, own_held.y, _classes(model, own_held.x)) if len(own_held) else None
-    mnist_before = evaluation("MNIST test", mnist.test.y, _classes(model, mnist.test.x))
+    held_before = evaluation(name, own_held.y, read_digits(model, own_held.x)) if len(own_held) else None
+    mnist_before = evaluation("MNIST test", mnist.test.y, read_digits(model, mnist.test.x))
     say(f"training on {len(own_train)} digits, {len(own_held)} held out (by file, seed {options.seed}); "
         f"before: MNIST test {100 * mnist_before.accuracy:.2f} %"
         + (f", held-out own {100 * held_before.accuracy:.2f} %" if held_before else ""))
@@ -150,8 +143,8 @@ def run_personal(options: PersonalOptions, say: Callable[[str], None] = print) -
 
     started = time.monotonic()
     fit = finetune(model, own_train, own_held, mnist.train, recipe, options.seed, on_round, options.max_steps)
-    held_after = evaluation(name, own_held.y, _classes(model, own_held.x)) if len(own_held) else None
-    mnist_after = evaluation("MNIST test", mnist.test.y, _classes(model, mnist.test.x))
+    held_after = evaluation(name, own_held.y, read_digits(model, own_held.x)) if len(own_held) else None
+    mnist_after = evaluation("MNIST test", mnist.test.y, read_digits(model, mnist.test.x))
     seconds = time.monotonic() - started
     fold_steps = max(fit.best_step, min(fit.steps, recipe.check_every))  # at least a round, as the run did
     folds = _cross_validate(options, own, keys, mnist.train, fold_steps, say) \
@@ -176,7 +169,7 @@ def _cross_validate(
     """k-fold cross-validation of the recipe on the user's digits: each fold held out once, the model trained
     from the starting model on the others for the main run's kept number of steps (no early stopping: the
     held-out fold only measures). Every digit is measured once, by a model that never saw it."""
-    from train.finetune import finetune
+    from train.finetune import finetune, read_digits
 
     fold_of = stable_folds(keys, options.folds, options.seed)
     results = []
@@ -185,9 +178,9 @@ def _cross_validate(
         if not held.any() or held.all():
             continue
         model = _load_model(options.init)
-        before = evaluation(f"fold {k + 1}", own.y[held], _classes(model, own.x[held]))
+        before = evaluation(f"fold {k + 1}", own.y[held], read_digits(model, own.x[held]))
         finetune(model, _subset(own, ~held), None, mnist_train, options.recipe, options.seed + k, max_steps=steps)
-        after = evaluation(f"fold {k + 1}", own.y[held], _classes(model, own.x[held]))
+        after = evaluation(f"fold {k + 1}", own.y[held], read_digits(model, own.x[held]))
         say(f"fold {k + 1}/{options.folds}: {after.count} held-out digits, {100 * before.accuracy:.1f} % before, "
             f"{100 * after.accuracy:.1f} % after")
         results.append((before, after))

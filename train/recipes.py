@@ -39,7 +39,7 @@ class Recipe:
     pattern_prob: float = 0.0  # with augment: share of camera-like digits on security-patterned paper
     jpeg_prob: float = 0.0  # with augment: share of camera-like digits through a JPEG round trip
     non_digit_share: float = 0.0  # examples of the "non-digit" class added per training digit (train/negatives.py);
-    # needs model.classes == 11
+    # needs model.classes == 11 (train.trainer.epoch_size counts them)
     shippable: bool = False  # trains the bundled model: MNIST and synthetic data only (train/data_rules.py)
     model: ModelConfig = field(default_factory=ModelConfig)
 
@@ -50,11 +50,6 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.non_digit_share > 0 and (not self.augment or self.model.classes != NUM_CLASSES + 1):
             raise ValueError(f"recipe {self.name}: non-digit examples need augment=True and an 11-class model")
-
-    @property
-    def epoch_size_factor(self) -> float:
-        """Training examples per training digit in an epoch (non-digit examples come on top)."""
-        return 1.0 + self.non_digit_share
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from device.common.files import write_atomic
-from device.common.shapes import NUM_CLASSES
 from device.recognition.decision import decided_classes
 from device.tools.evaluate import Evaluation, class_name, evaluation
 
@@ -36,7 +35,7 @@ def plot_confusion(evaluation: Evaluation, path: Path) -> None:
             if n:
                 colour = "white" if shown[true, pred] > shown.max() * 0.6 else "black"
                 ax.text(pred, true, str(n), ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(range(columns), [class_name(c) if c < NUM_CLASSES else "none" for c in range(columns)])
+    ax.set_xticks(range(columns), [class_name(c) for c in range(columns)])
     ax.set_yticks(range(rows))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")

@@ -177,6 +177,17 @@ def _compile(model, recipe: Recipe, total_steps: int) -> None:
 AUGMENT_CHUNKS = 16  # an epoch is augmented in this many pieces, each with its own generator
 
 
+def _non_digit_count(digits: int, recipe: Recipe) -> int:
+    """How many non-digit examples follow a chunk of this many training digits."""
+    return round(recipe.non_digit_share * digits)
+
+
+def epoch_size(digits: int, recipe: Recipe) -> int:
+    """Training examples in an epoch of this many training digits: they, and each chunk's non-digit examples."""
+    chunks = np.array_split(np.arange(digits), AUGMENT_CHUNKS)
+    return digits + sum(_non_digit_count(len(chunk), recipe) for chunk in chunks)
+
+
 def _augment_chunk(digits: np.ndarray, labels: np.ndarray, seed: int, epoch: int, chunk: int,
                    recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
     """One piece of an epoch, augmented and put through the paper's preprocessing (runs in a worker),
@@ -184,7 +195,7 @@ def _augment_chunk(digits: np.ndarray, labels: np.ndarray, seed: int, epoch: int
     rng = np.random.default_rng([seed, epoch, chunk])
     images = augment_batch(digits, rng, recipe.clean_fraction, recipe.augment_config(),
                            labels=labels, style_share=recipe.style_share)
-    extra = round(recipe.non_digit_share * len(digits))
+    extra = _non_digit_count(len(digits), recipe)
     if extra:
         images = np.concatenate([images, non_digit_batch(digits, extra, rng, recipe.augment_config())])
         labels = np.concatenate([labels, np.full(extra, NON_DIGIT, labels.dtype)])
@@ -382,7 +393,7 @@ def run_training(options: RunOptions) -> RunResult:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    steps_per_epoch = math.ceil(round(len(train_set) * recipe.epoch_size_factor) / recipe.batch_size)
+    steps_per_epoch = math.ceil(epoch_size(len(train_set), recipe) / recipe.batch_size)
     total_steps = options.steps or recipe.epochs * steps_per_epoch
     epochs = math.ceil(total_steps / steps_per_epoch)
 

@@ -26,9 +26,9 @@ def best_digits(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     probabilities = np.asarray(probabilities, np.float32).reshape(-1, probabilities.shape[-1])
     digits = probabilities[:, :NUM_CLASSES].argmax(axis=1).astype(np.int64)
     confidence = probabilities[np.arange(len(digits)), digits]
-    non_digit = probabilities[:, NON_DIGIT] if probabilities.shape[1] > NUM_CLASSES else np.zeros(len(digits),
-                                                                                                   np.float32)
-    return digits, confidence, non_digit
+    if probabilities.shape[1] > NUM_CLASSES:
+        return digits, confidence, probabilities[:, NON_DIGIT]
+    return digits, confidence, np.zeros(len(digits), np.float32)
 
 
 def is_no_digit(confidence: np.ndarray | float, non_digit: np.ndarray | float) -> np.ndarray | bool:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from device.recognition.decision import best_digits, decided_classes, is_no_digit
-from device.recognition.ensemble import second_look
+from device.recognition.ensemble import read_probabilities, second_look
 from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
 from device.recognition.preprocess import InkPolarity, normalize_digits, prepare_crops, prepare_mnist
@@ -134,8 +134,7 @@ class Recognizer:
         """
         if len(crops) == 0:
             return np.zeros(0, np.int64), np.zeros((0, self.model.classes), np.float32)
-        digits = normalize_digits(crops, ink)
-        probabilities = second_look(self.model.predict, digits, self.model.predict(prepare_mnist(digits)))
+        probabilities = read_probabilities(self.model.predict, normalize_digits(crops, ink))
         return decided_classes(probabilities), probabilities
 
     def read(

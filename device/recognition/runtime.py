@@ -112,7 +112,6 @@ class TFLiteModel:
             raise ModelError(f"{self.path}: expected one input and one output, "
                              f"got {len(inputs)} and {len(outputs)}")
         self._input, self._output = inputs[0], outputs[0]
-        self.classes = NUM_CLASSES
         self._check_shapes()
         self.input_dtype = np.dtype(self._input["dtype"])
         self.input_quantization = _quantization(self._input)

@@ -18,8 +18,7 @@ import numpy as np
 from device.common.shapes import NON_DIGIT_LABEL, NUM_CLASSES
 from device.data.digitsets import DigitSet, load_digits
 from device.recognition.decision import decided_classes
-from device.recognition.ensemble import second_look
-from device.recognition.preprocess import prepare_mnist
+from device.recognition.ensemble import read_probabilities
 from device.recognition.runtime import TFLiteModel
 
 BATCH = 256
@@ -102,8 +101,7 @@ def evaluate_model(
     predictions = np.empty(len(digits), np.int64)
     for start in range(0, len(digits), BATCH):
         chunk = digits.x[start : start + BATCH]
-        probabilities = second_look(model.predict, chunk, model.predict(prepare_mnist(chunk)))  # as the reader
-        predictions[start : start + len(chunk)] = decided_classes(probabilities)
+        predictions[start : start + len(chunk)] = decided_classes(read_probabilities(model.predict, chunk))
         if progress:
             progress(len(chunk))
     return evaluation(name, digits.y, predictions, digits.style)
