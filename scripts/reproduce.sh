@@ -118,8 +118,9 @@ row "train robust"
 "$py" -m train --config robust --data "$mnist" --out runs/robust --quiet
 # Not rerun: "fine-tuning the shipped model with USPS" (2026-11-27) used --config robust with USPS, which the
 # data rule (train/data_rules.py) now refuses; scripts/personal_finetune.py measures fine-tuning with USPS.
-# The shipped model's chain from it: styles, then the reader recipe twice (its first run, on 2026-12-02, drew
-# touching digits that could overlap two 1s into one stroke, since changed: a rerun differs a little).
+# The shipped model's chain from it: styles, then the reader recipe five times (its first run, on 2026-12-02, drew
+# touching digits that could overlap two 1s into one stroke, since changed; and the stages before the last two
+# drew fewer writing styles than train/styles.py has now: a rerun differs a little).
 row "train styles (robust + 6 epochs)"
 "$py" -m train --config styles --init runs/robust/model.keras --epochs 6 --learning-rate 2e-4 --data "$mnist" \
   --out runs/styles-ft2 --quiet
@@ -128,9 +129,16 @@ row "train reader (styles + 7 epochs, then 6 more)"
   --out runs/reader --quiet
 "$py" -m train --config reader --init runs/reader/model.keras --epochs 6 --learning-rate 1.5e-4 --data "$mnist" \
   --out runs/reader2 --quiet
-"$py" -m convert --int8 runs/reader2/model.keras --data "$mnist" -o runs/reader2/digits_int8.tflite --quiet
+row "train reader with the third set of styles (6 epochs, then 6 more, then 6 more)"
+"$py" -m train --config reader --init runs/reader2/model.keras --epochs 6 --learning-rate 1.5e-4 --data "$mnist" \
+  --out runs/glyphs3 --quiet
+"$py" -m train --config reader --init runs/glyphs3/model.keras --epochs 6 --learning-rate 1e-4 --data "$mnist" \
+  --out runs/glyphs3b --quiet
+"$py" -m train --config reader --init runs/glyphs3b/model.keras --epochs 6 --learning-rate 1e-4 --data "$mnist" \
+  --out runs/glyphs5 --quiet
+"$py" -m convert --int8 runs/glyphs5/model.keras --data "$mnist" -o runs/glyphs5/digits_int8.tflite --quiet
 if [ -f "$orand/labels.csv" ]; then
-  "$py" -m device eval --strings "$orand" --model runs/reader2/digits_int8.tflite
+  "$py" -m device eval --strings "$orand" --model runs/glyphs5/digits_int8.tflite
 fi
 
 # 2. Conversion of the new robust model.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -74,6 +76,22 @@ def test_a_digit_the_scans_edge_cuts_through_is_still_read(mnist_small, edge):
     crop = {"top": crop[3:], "bottom": crop[:-3], "left": crop[:, 4:]}[edge]
     expected = "".join(str(int(mnist_small["y_test"][k])) for k in indices)
     assert reading_string(Recognizer().read(crop)) == expected
+
+
+def test_a_chain_of_digits_the_scans_edge_cuts_is_judged_not_dropped(mnist_small):
+    # "65.000": the 0s run together into one mark wider than half the scan, and the scan's edge cuts the last
+    # one. It is a chain of digits, not the scanner's margin: it reaches the reader, nothing is dropped at the
+    # border.
+    crop, boxes = tight_crop(mnist_small, [18, 3, 10, 13], 50)  # 3, 0, 0, 0
+    for a, b in itertools.pairwise(boxes[1:]):  # a pen stroke from each 0 into the next
+        x0, x1 = a[0] + a[2] - 6, b[0] + 6
+        cv2.ellipse(crop, ((x0 + x1) // 2, 36), ((x1 - x0) // 2, 6), 0, 0, 180, 40, 3)
+    crop = crop[:, : boxes[3][0] + boxes[3][2] - 4]  # the edge cuts the last 0
+    chain_width = crop.shape[1] - boxes[1][0]
+    assert chain_width > 0.6 * crop.shape[1]
+    found, rejected = Recognizer().read_with_rejections(crop)
+    assert not [r for r in rejected if r.reason == "border"]
+    assert len(found) >= 3  # the 3 and some of the 0s (what the cuts make of them is the classifier's part)
 
 
 def test_the_scanners_margin_along_a_cutouts_edge_is_not_read():

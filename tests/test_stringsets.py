@@ -46,6 +46,23 @@ def test_digit_crops_are_mnist_style_and_remember_their_image(tmp_path: Path) ->
     assert crops.digits.x.max() > 200 and crops.digits.x[:, 0, :].max() < 50  # white ink, dark border
 
 
+def test_a_zero_boxed_in_darker_print_gives_a_ring_not_a_blob(tmp_path: Path) -> None:
+    # The box's edge runs through the cheque's darker printed background, the paper inside the 0 is light:
+    # guessing the ink's polarity from the box's border took that paper for ink (a filled blob, read as a
+    # non-digit, 5 or 8). A string set is handwriting on paper, dark ink, as the camera reader reads every frame.
+    root = tmp_path / "zero"
+    root.mkdir()
+    page = np.full((60, 60), 220, np.uint8)
+    page[10:51, 16:45] = 150
+    page[13:48, 19:42] = 220
+    cv2.ellipse(page, (30, 30), (12, 18), 0, 0, 360, 50, 2)
+    cv2.imwrite(str(root / "z.png"), page)
+    (root / "labels.csv").write_text("file,digits\nz.png,0\n")
+    (root / "digit_boxes.csv").write_text("file,digit,x,y,w,h\nz.png,0,16,10,29,41\n")
+    zero = digit_crops(load_string_set(root)).digits.x[0]
+    assert zero[14, 14] < 50 and zero.max() > 200  # the middle is paper (dark in MNIST style), the ring ink
+
+
 def test_boxes_off_the_image_are_clipped() -> None:
     gray = np.zeros((10, 10), np.uint8)
     assert crop_box(gray, (-2, -2, 5, 5)).shape == (3, 3)

@@ -6,8 +6,10 @@
 - ``digit_boxes.csv`` (optional): ``file,digit,x,y,w,h``, one row per digit, boxes in pixels.
 
 ``digit_crops`` cuts every box out of its image and normalises it exactly as ``device`` normalises a camera
-crop (``device.recognition.preprocess.normalize_digit``), so a digit set made from strings is read with the
-same pixels as the live reader would see. It keeps which image each digit came from (``groups``): split by
+crop (``device.recognition.preprocess.normalize_digit``, dark ink, as the frame reader reads every page), so a
+digit set made from strings is read with the same pixels as the live reader would see. (Guessing the polarity
+from each tight box's border filled 40 of ORAND's 2,788 digits, mostly 0s whose box edge runs through darker
+printed background: docs/RESULTS.md.) It keeps which image each digit came from (``groups``): split by
 image, never by digit, so one writer's number is never on both sides of a split.
 """
 
@@ -131,7 +133,7 @@ def digit_crops(strings: StringSet, samples: Iterable[int] | None = None) -> Dig
             crop = crop_box(gray, box)
             if crop.size == 0:
                 continue
-            images.append(normalize_digit(crop))
+            images.append(normalize_digit(crop, ink="dark"))
             labels.append(int(digit))
             groups.append(index)
     if not images:
