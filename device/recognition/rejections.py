@@ -26,6 +26,7 @@ TALLER_THAN_WRITING = "taller than the writing"  # over 1.7 times it (``limit``)
 ON_TABLE = "on the table"  # lies on the table, away from the writing on the paper
 LOW_CONFIDENCE = "low confidence"  # the network's best guess is less sure than the threshold (``limit``)
 NOT_A_DIGIT = "not a digit"  # the model's non-digit class wins: a dash, an = sign, digits run together
+TOO_NARROW = "too narrow"  # read as a digit other than 1, but narrower than any such digit: a tick, a fragment
 
 _SHORT = {
     BORDER: "touching the frame's border",
@@ -40,6 +41,7 @@ _SHORT = {
     ON_TABLE: "on the table",
     LOW_CONFIDENCE: "not sure enough",
     NOT_A_DIGIT: "not a digit",
+    TOO_NARROW: "too narrow for any digit but a 1",
 }
 
 
@@ -64,6 +66,8 @@ class Rejection:
         if self.reason == NOT_A_DIGIT:
             return (f"{where}: not one digit (a mark, or digits run together; best digit {self.digit}, "
                     f"{self.confidence:.3f})")
+        if self.reason == TOO_NARROW:
+            return f"{where}: too narrow for the {self.digit} it looks like (no digit but a 1 is this narrow)"
         if self.reason == TOO_SMALL:
             return f"{where}: too small (a digit is at least {self.limit:.0f} px tall here)"
         if self.reason == SMALLER_THAN_WRITING:
