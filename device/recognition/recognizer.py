@@ -15,7 +15,8 @@ is unsure of, read again at two more stroke widths (``device.recognition.ensembl
 ``read`` adds the segmentation (``device.recognition.segment``) and drops what the network does not
 recognise confidently (not every dark blob on paper is a digit), and, with a model that has the
 "non-digit" class (``train --config reader``), what it calls no digit: touching digits are then cut,
-dashes and ``=`` signs dropped.
+dashes and ``=`` signs dropped. A mark narrower than any digit but a 1 is not read as another digit
+(``NARROW_FOR_DIGIT``).
 """
 
 from __future__ import annotations
