@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import cv2
 import numpy as np
 import pytest
 
 from device import Recognizer
 from device.recognition.recognizer import reading_string
-from device.recognition.split import cut_candidates, needs_split, split_mark
+from device.recognition.split import cut_candidates, find_loops, needs_split, split_mark, with_loops
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,31 @@ def test_a_wide_single_digit_is_judged_among_the_digits() -> None:
     sure which digit it is, as a ten-class model's 0.98 would."""
     assert not needs_split(1.3, 0.90, non_digit=0.08)
     assert needs_split(1.3, 0.90, non_digit=0.0)
+
+
+def overlapping_zeros(step: int, tilt: float) -> np.ndarray:
+    """"000" as a cheque's amount often has it: three ellipses, each reaching into the next, on a 640x480 page."""
+    page = np.full((480, 640), 235, np.uint8)
+    for k in range(3):
+        cv2.ellipse(page, (250 + k * step, 240), (24, 34), tilt, 0, 360, 40, 4, cv2.LINE_AA)
+    return page
+
+
+@pytest.mark.parametrize(("step", "tilt"), [(42, -20), (44, 0), (46, 15), (48, 0)])
+def test_overlapping_zeros_come_apart_as_whole_zeros(recognizer: Recognizer, step: int, tilt: float) -> None:
+    """Cut paths alone slice such a chain into a "C", an "a" and a "ɔ" (read 120, 607, 030, 002 before loops
+    were kept whole); each piece now takes the whole ring around its hole."""
+    assert reading_string(recognizer.read(overlapping_zeros(step, tilt))) == "000"
+
+
+def test_a_run_takes_the_whole_ring_of_its_loop_and_none_of_the_next() -> None:
+    ink = overlapping_zeros(44, 0) < 160
+    loops = find_loops(ink, height=68.0)
+    assert len(loops) == 3  # the three holes; the small lenses where two rings overlap are not loops
+    left, middle, _ = sorted(loops, key=lambda loop: np.flatnonzero(loop.hole.any(axis=0))[0])
+    xs = np.arange(ink.shape[1])[None, :]
+    right_edge = int(np.flatnonzero(left.hole.any(axis=0))[-1])  # the cut runs down the left hole's right rim
+    between = np.broadcast_to((xs >= 200) & (xs < right_edge + 1), ink.shape)
+    own = with_loops(ink & between, between, loops)
+    assert not (left.ring & ~own).any(), "the left 0's whole ring, also where it reaches past the cut"
+    assert not (own & middle.ring & ~left.ring).any(), "none of the middle 0's ring"
