@@ -148,3 +148,15 @@ def test_a_run_takes_the_whole_ring_of_its_loop_and_none_of_the_next() -> None:
     own = with_loops(ink & between, between, loops)
     assert not (left.ring & ~own).any(), "the left 0's whole ring, also where it reaches past the cut"
     assert not (own & middle.ring & ~left.ring).any(), "none of the middle 0's ring"
+
+
+def test_a_long_run_of_touching_digits_gets_cuts_all_along(mnist_small) -> None:
+    """Six touching digits, nearly four heights wide: there are candidate cuts within every digit's width of
+    each other, to its right end too (a fixed budget of ten spent them all on the left: "36006" read "36")."""
+    mark = touching([first_of(mnist_small, d, skip=2) for d in (3, 6, 0, 0, 6, 8)], overlap=2)
+    rows = np.flatnonzero((mark < 160).any(axis=1))
+    height = float(rows[-1] - rows[0] + 1)
+    cols = np.flatnonzero((mark < 160).any(axis=0))
+    assert (cols[-1] - cols[0]) / height > 3.5
+    edges = [int(cols[0]), *cut_candidates(mark, height), int(cols[-1]) + 1]
+    assert max(np.diff(edges)) / height < 0.5

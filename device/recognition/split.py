@@ -4,7 +4,7 @@ Recognition-based segmentation. Handwritten digits often touch (``00`` of an amo
 into the next digit), and then segmentation finds one wide mark. For such a mark:
 
 1. **Candidate cuts**: columns where little ink crosses (minima of the ink's column profile, smoothed), at
-   most ``MAX_CUTS`` of them, apart, and columns at steps of ``GRID_STEP`` heights between them (overlapping
+   most ``MAX_CUTS`` of them (more on a mark wider than three digits: ``CUTS_PER_HEIGHT``), apart, and columns at steps of ``GRID_STEP`` heights between them (overlapping
    digits leave no valley); from each, a cut path from top to bottom that crosses as little ink as it can
    (``cut_paths``), so the cut follows the gap between two digits instead of slicing one. The search runs at a
    digit height of ``WORK_HEIGHT`` px.
@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import math
+
 import cv2
 import numpy as np
 
@@ -49,6 +51,7 @@ MAX_CUTS = 6  # valleys of the ink profile
 CUT_SPACING = 0.12  # in heights: no two candidate cuts closer than this
 GRID_STEP = 0.25  # in heights: cuts tried at regular steps too (0: valleys only)
 MAX_CUTS_IN_ALL = 10
+CUTS_PER_HEIGHT = 2.0  # or, for a long mark, this many valleys per digit height of its width (twice as many cuts)
 MAX_DIGITS = 6
 DIGIT_COST = 0.6  # added per digit in the search: the log-confidence a cut has to gain to be worth making
 INK_LEVEL = 160  # crop pixels darker than this are ink
@@ -110,15 +113,19 @@ def cut_candidates(crop: np.ndarray, height: float) -> list[int]:
             found.append((float(smooth[x]), x))
     found.sort()
     spacing = max(2, round(CUT_SPACING * height))
+    # The budgets are per digit height of the mark's width: a long run of touching digits needs cuts all along.
+    digits_wide = len(smooth) / height
+    valleys_wanted = max(MAX_CUTS, math.ceil(CUTS_PER_HEIGHT * digits_wide))
+    cuts_wanted = max(MAX_CUTS_IN_ALL, math.ceil(2 * CUTS_PER_HEIGHT * digits_wide))
     chosen: list[int] = []
     for _, x in found:
         if all(abs(x - c) >= spacing for c in chosen):
             chosen.append(x)
-        if len(chosen) >= MAX_CUTS:
+        if len(chosen) >= valleys_wanted:
             break
     # Where digits overlap there is no valley: also try cuts at regular steps between the valleys.
     for x in range(edge, len(smooth) - edge, max(2, round(GRID_STEP * height))):
-        if GRID_STEP > 0 and all(abs(x - c) >= spacing for c in chosen) and len(chosen) < MAX_CUTS_IN_ALL:
+        if GRID_STEP > 0 and all(abs(x - c) >= spacing for c in chosen) and len(chosen) < cuts_wanted:
             chosen.append(x)
     return sorted(left + x for x in chosen)
 
