@@ -1,10 +1,12 @@
 """Which second look helps: a TFLite model's accuracy on digit sets when each digit is also read in variants
-(thicker / thinner strokes, shifts, rotations, a smaller scale) and the probabilities averaged.
+(thicker / thinner strokes, narrower / wider, shifts, rotations, a smaller scale) and the probabilities
+averaged.
 
     python scripts/second_look_variants.py [--model M] [--mnist FILE] [--usps FILE] [--orand DIR]
 
 Prints, per set, the accuracy of each variant alone, of a few combinations, and of the combination of
-``device/recognition/ensemble.py`` (as written, thicker, thinner) applied only under its confidence threshold:
+``device/recognition/ensemble.py`` (as written, thicker, thinner, narrower, wider) applied only under its
+confidence threshold:
 the figures behind "The second look" in docs/RESULTS.md. Every variant is made from the MNIST-style image and
 then goes through the paper's preprocessing like any crop. Sets that are not there are skipped.
 """
@@ -21,13 +23,15 @@ import numpy as np
 from device.data.digitsets import DataError, DigitSet, load_digits
 from device.data.stringsets import digit_crops, load_string_set
 from device.recognition.decision import best_digits, decided_classes
-from device.recognition.ensemble import UNSURE_BELOW, second_look, stroke_variants
+from device.recognition.ensemble import PROPORTIONS, UNSURE_BELOW, proportion_variants, second_look, stroke_variants
 from device.recognition.preprocess import prepare_mnist
 from device.recognition.runtime import DEFAULT_MODEL_PATH, TFLiteModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 COMBINATIONS = [
     ("as written", "thicker", "thinner"),
+    ("as written", f"width x{PROPORTIONS[0]:g}", f"width x{PROPORTIONS[1]:g}"),
+    ("as written", "thicker", "thinner", f"width x{PROPORTIONS[0]:g}", f"width x{PROPORTIONS[1]:g}"),
     ("as written", "right", "left", "up", "down"),
     ("as written", "rotated -8", "rotated +8"),
     ("as written", "thicker", "thinner", "rotated -8", "rotated +8", "scaled 0.9"),
@@ -39,10 +43,13 @@ def _warp(images: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def variants(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Each MNIST-style digit as written and in the variants compared here (the stroke widths are the ones
-    ``device/recognition/ensemble.py`` reads)."""
+    """Each MNIST-style digit as written and in the variants compared here (the stroke widths and proportions
+    are the ones ``device/recognition/ensemble.py`` reads)."""
     widths = stroke_variants(images)
     out = {"as written": images, "thicker": widths[: len(images)], "thinner": widths[len(images) :]}
+    proportions = proportion_variants(images)
+    for k, factor in enumerate(PROPORTIONS):
+        out[f"width x{factor:g}"] = proportions[k * len(images) : (k + 1) * len(images)]
     for name, (dx, dy) in {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}.items():
         out[name] = _warp(images, np.float32([[1, 0, dx], [0, 1, dy]]))
     for angle in (-8, 8):

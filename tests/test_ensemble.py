@@ -1,11 +1,12 @@
-"""The second look at unsure digits: the same digit read at three stroke widths, probabilities averaged."""
+"""The second look at unsure digits: the same digit read at three stroke widths and two more proportions,
+probabilities averaged."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from device import Recognizer
-from device.recognition.ensemble import UNSURE_BELOW, second_look, stroke_variants
+from device.recognition.ensemble import PROPORTIONS, UNSURE_BELOW, proportion_variants, second_look, stroke_variants
 
 
 def _bar(width: int) -> np.ndarray:
@@ -24,7 +25,20 @@ def test_variants_are_thicker_then_thinner_copies_of_each_digit():
     assert ink[0] < ink[1] and ink[2] < ink[3]  # in the order of the digits
 
 
-def test_only_unsure_digits_are_read_again_and_their_three_readings_averaged():
+def test_proportion_variants_are_narrower_then_wider_copies_normalised_again():
+    images = np.stack([_bar(6), _bar(8)])
+    variants = proportion_variants(images)
+    assert variants.shape == (2 * len(PROPORTIONS), 28, 28) and variants.dtype == np.uint8
+    width = (variants > 0).any(axis=1).sum(axis=1)
+    original = (images > 0).any(axis=1).sum(axis=1)
+    assert PROPORTIONS[0] < 1 < PROPORTIONS[1]
+    assert (width[:2] < original).all() and (width[2:] > original).all()  # first all narrower, then all wider
+    height = (variants > 0).any(axis=2).sum(axis=1)
+    assert ((height >= 20) & (height <= 22)).all()  # each fitted to MNIST's 20-pixel box again (a soft edge)
+    assert width[0] < width[1] and width[2] < width[3]  # in the order of the digits
+
+
+def test_only_unsure_digits_are_read_again_and_their_five_readings_averaged():
     calls = []
 
     def predict(batch: np.ndarray) -> np.ndarray:  # every variant is surely a 7
@@ -39,9 +53,9 @@ def test_only_unsure_digits_are_read_again_and_their_three_readings_averaged():
     probabilities = np.stack([sure, unsure])
     images = np.stack([_bar(4), _bar(2)])
     looked = second_look(predict, images, probabilities)
-    assert calls == [2]  # one inference: the unsure digit's two variants
+    assert calls == [4]  # one inference: the unsure digit's two stroke widths and two proportions
     np.testing.assert_array_equal(looked[0], sure)
-    np.testing.assert_allclose(looked[1, 7], (0.45 + 1 + 1) / 3)
+    np.testing.assert_allclose(looked[1, 7], (0.45 + 4) / 5)
     assert looked[1].argmax() == 7
     assert UNSURE_BELOW > 0.45
 
