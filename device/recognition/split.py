@@ -4,10 +4,10 @@ Recognition-based segmentation. Handwritten digits often touch (``00`` of an amo
 into the next digit), and then segmentation finds one wide mark. For such a mark:
 
 1. **Candidate cuts**: columns where little ink crosses (minima of the ink's column profile, smoothed), at
-   most ``MAX_CUTS`` of them (more on a mark wider than three digits: ``CUTS_PER_HEIGHT``), apart, and columns at steps of ``GRID_STEP`` heights between them (overlapping
-   digits leave no valley); from each, a cut path from top to bottom that crosses as little ink as it can
-   (``cut_paths``), so the cut follows the gap between two digits instead of slicing one. The search runs at a
-   digit height of ``WORK_HEIGHT`` px.
+   most ``MAX_CUTS`` of them (more on a mark wider than three digits: ``CUTS_PER_HEIGHT``), apart, and columns
+   at steps of ``GRID_STEP`` heights between them (overlapping digits leave no valley); from each, a cut path
+   from top to bottom that crosses as little ink as it can (``cut_paths``), so the cut follows the gap between
+   two digits instead of slicing one. The search runs at a digit height of ``WORK_HEIGHT`` px.
 2. **Search over groupings**: every run of pieces between two cuts whose width suits a digit is classified
    (one batched inference for the whole mark); dynamic programming picks the sequence of runs with the best
    total score: the log of each run's confidence, a prior on its width for the digit read (a ``1`` is narrow,
@@ -29,11 +29,10 @@ digit, or wide and not surely one digit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
-
-import math
 
 import cv2
 import numpy as np
@@ -226,6 +225,8 @@ class Loop(NamedTuple):
 
 def find_loops(ink: np.ndarray, height: float) -> list[Loop]:
     """The loops of a mark's ink whose holes are big enough to be a digit's (``height``: its digit height)."""
+    if not ink.any():
+        return []
     side = max(3, round(LOOP_GAP * height) | 1)
     bridge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     closed = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_CLOSE, bridge)
