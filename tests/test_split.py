@@ -56,7 +56,8 @@ def test_cuts_are_found_between_touching_digits(mnist_small) -> None:
 
 def test_most_touching_pairs_are_read_as_their_two_digits(recognizer: Recognizer, mnist_small) -> None:
     """All 100 ordered pairs of MNIST test digits, touching: a regression guard for the cut search (64 of 100
-    when it was written; the classifier alone reads about 99 of 100 separate digits)."""
+    when it was written, 95 before loops, 92 with loops closed by faint ink; the classifier alone reads about
+    99 of 100 separate digits)."""
 
     def classify(crops):
         return recognizer.classify(crops, ink="dark")[1]
@@ -69,7 +70,8 @@ def test_most_touching_pairs_are_read_as_their_two_digits(recognizer: Recognizer
             pieces = split_mark(mark, height=float(rows[-1] - rows[0] + 1), classify=classify)
             right += [p.digit for p in pieces] == [first, second]
             assert all(0 <= p.x0 < p.x1 <= mark.shape[1] for p in pieces)
-            assert all(a.x0 < b.x0 and not (a.ink & b.ink).any() for a, b in itertools.pairwise(pieces))
+            for a, b in itertools.pairwise(pieces):  # in order; they share ink only where two loops' rings meet
+                assert a.x0 < b.x0 and (a.ink & b.ink).sum() <= min(a.ink.sum(), b.ink.sum()) / 3
     assert right >= 55
 
 
@@ -122,11 +124,11 @@ def test_a_wide_single_digit_is_judged_among_the_digits() -> None:
     assert needs_split(1.3, 0.90, non_digit=0.0)
 
 
-def overlapping_zeros(step: int, tilt: float) -> np.ndarray:
+def overlapping_zeros(step: int, tilt: float, pen: int = 4, ink: int = 40) -> np.ndarray:
     """"000" as a cheque's amount often has it: three ellipses, each reaching into the next, on a 640x480 page."""
     page = np.full((480, 640), 235, np.uint8)
     for k in range(3):
-        cv2.ellipse(page, (250 + k * step, 240), (24, 34), tilt, 0, 360, 40, 4, cv2.LINE_AA)
+        cv2.ellipse(page, (250 + k * step, 240), (24, 34), tilt, 0, 360, ink, pen, cv2.LINE_AA)
     return page
 
 
@@ -135,6 +137,16 @@ def test_overlapping_zeros_come_apart_as_whole_zeros(recognizer: Recognizer, ste
     """Cut paths alone slice such a chain into a "C", an "a" and a "ɔ" (read 120, 607, 030, 002 before loops
     were kept whole); each piece now takes the whole ring around its hole."""
     assert reading_string(recognizer.read(overlapping_zeros(step, tilt))) == "000"
+
+
+@pytest.mark.parametrize(("step", "tilt", "pen", "ink"), [(44, 0, 1, 40), (46, 15, 1, 40), (46, 15, 1, 90),
+                                                          (42, -20, 2, 90), (44, 0, 2, 90)])
+def test_zeros_of_a_fine_or_faint_pen_close_their_loops(
+    recognizer: Recognizer, step: int, tilt: float, pen: int, ink: int
+) -> None:
+    """At the cut search's working height a 1-pixel or grey stroke is lighter than INK_LEVEL in places; its
+    loops are found with the lighter LOOP_INK_LEVEL (read 021, 120, 02, 650, 00 without)."""
+    assert reading_string(recognizer.read(overlapping_zeros(step, tilt, pen, ink))) == "000"
 
 
 def test_a_run_takes_the_whole_ring_of_its_loop_and_none_of_the_next() -> None:

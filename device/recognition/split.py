@@ -17,9 +17,10 @@ into the next digit), and then segmentation finds one wide mark. For such a mark
    read as a digit. The digits' own probabilities stay as the model gives them: a run of two touching digits
    has given much of its probability to the non-digit class, so the search prefers to cut it.
    A run's ink is what lies between its two cut paths, corrected for **loops** (``find_loops``: the hole of a
-   0, 6, 8 or 9, its gaps bridged): it takes the whole ring of ink around each hole that lies mostly between
-   its paths, and none of the rings of the others. Overlapping 0s ("000" of an amount, each 0 reaching into
-   the next) then come apart as three 0s, where straight-through cut paths leave a "C", an "a" and a "ɔ".
+   0, 6, 8 or 9, its gaps bridged, its faint strokes counted): it takes the whole ring of ink around each
+   hole that lies mostly between its paths, and none of the rings of the others. Overlapping 0s ("000" of an
+   amount, each 0 reaching into the next) then come apart as three 0s, where straight-through cut paths leave
+   a "C", an "a" and a "ɔ".
 3. The whole mark competes as one digit too, when it is not too wide for one.
 
 Everything here works on one segment's crop (dark ink on white, only its own ink), so it never sees the rest
@@ -214,6 +215,7 @@ LOOP_MIN_AREA = 0.025  # of the digit height squared: smaller holes are where tw
 LOOP_GAP = 0.08  # of the digit height: gaps this wide in a loop's stroke are bridged when finding holes
 LOOP_REACH = 1.5  # stroke widths: how far from its hole a loop's ring of ink reaches
 LOOP_OWNED = 0.5  # a run owns a loop when more than this share of the hole lies between its cut paths
+LOOP_INK_LEVEL = 200  # crop pixels darker than this close a loop (thin strokes go grey at the working height)
 
 
 class Loop(NamedTuple):
@@ -223,13 +225,17 @@ class Loop(NamedTuple):
     ring: np.ndarray
 
 
-def find_loops(ink: np.ndarray, height: float) -> list[Loop]:
-    """The loops of a mark's ink whose holes are big enough to be a digit's (``height``: its digit height)."""
+def find_loops(ink: np.ndarray, height: float, faint: np.ndarray | None = None) -> list[Loop]:
+    """The loops of a mark's ink whose holes are big enough to be a digit's (``height``: its digit height).
+
+    ``faint``: lighter ink (a mask, e.g. the crop under ``LOOP_INK_LEVEL``) that closes a loop too: a thin pen's
+    0, reduced to the working height, is grey in places and breaks at ``INK_LEVEL``. Rings are of ``ink`` only.
+    """
     if not ink.any():
         return []
     side = max(3, round(LOOP_GAP * height) | 1)
     bridge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
-    closed = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_CLOSE, bridge)
+    closed = cv2.morphologyEx((ink if faint is None else (ink | faint)).astype(np.uint8), cv2.MORPH_CLOSE, bridge)
     contours, hierarchy = cv2.findContours(closed, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hierarchy is None:
         return []
@@ -273,7 +279,7 @@ def _split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Pie
     paths.append(np.full(h, int(cols[-1]) + 1, np.int64))
     cuts = [int(cols[0]), *columns, int(cols[-1]) + 1]
     xs = np.arange(w)[None, :]
-    loops = find_loops(ink, height)
+    loops = find_loops(ink, height, crop < LOOP_INK_LEVEL)
     runs: list[tuple[int, int]] = []
     pieces_ink: list[np.ndarray] = []
     for i in range(len(cuts)):
