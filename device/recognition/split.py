@@ -210,7 +210,8 @@ def split_mark(crop: np.ndarray, height: float, classify: Classify) -> list[Piec
 
 # Loops (the hole of a 0, 6, 8 or 9): a run of pieces takes the whole ring of ink around each hole that lies
 # mostly between its cut paths, and none of the rings of the others. Overlapping 0s ("000" of an amount) then
-# come apart as whole 0s, not as a "C" and an "a" (ORAND: 324 -> 338 numbers as scanned, 307 -> 335 framed; 351 and 350 with faint ink and a wider ring).
+# come apart as whole 0s, not as a "C" and an "a" (ORAND: 324 -> 338 numbers as scanned, 307 -> 335 framed;
+# 351 and 350 with faint ink closing the holes and a ring of 1.8 stroke widths).
 LOOP_MIN_AREA = 0.025  # of the digit height squared: smaller holes are where two strokes cross
 LOOP_GAP = 0.08  # of the digit height: gaps this wide in a loop's stroke are bridged when finding holes
 LOOP_REACH = 1.8  # stroke widths: how far from its hole a loop's ring of ink reaches
