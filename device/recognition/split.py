@@ -41,7 +41,7 @@ import numpy as np
 from device.recognition.decision import NON_DIGIT_ODDS, best_digits
 
 WIDE_FOR_ONE = 0.95  # a mark wider than this many of its line's digit heights may be two or more digits
-SURE_AS_ONE = 0.93  # ... unless the classifier reads it as one digit this surely (0.97 until the five-reading second look)
+SURE_AS_ONE = 0.93  # ... unless the classifier reads it as one digit this surely (0.97 before the 5-way look)
 ALWAYS_SPLIT = 2.2  # no single digit is this wide
 PAIR_WIDTH = 0.6  # a mark the model calls "non-digit" is cut when wider than this (touching "10" is narrow)
 MAX_DIGIT_WIDTH = 1.25  # no digit is wider than this many heights (a flat 0 comes close)
