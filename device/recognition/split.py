@@ -41,7 +41,7 @@ import numpy as np
 from device.recognition.decision import NON_DIGIT_ODDS, best_digits
 
 WIDE_FOR_ONE = 0.95  # a mark wider than this many of its line's digit heights may be two or more digits
-SURE_AS_ONE = 0.93  # ... unless the classifier reads it as one digit this surely (0.97 before the 5-way look)
+SURE_AS_ONE = 0.93  # ... unless the classifier reads it as one digit this surely (0.97 before 5 readings)
 ALWAYS_SPLIT = 2.2  # no single digit is this wide
 PAIR_WIDTH = 0.6  # a mark the model calls "non-digit" is cut when wider than this (touching "10" is narrow)
 MAX_DIGIT_WIDTH = 1.25  # no digit is wider than this many heights (a flat 0 comes close)
@@ -72,7 +72,7 @@ class Piece:
     crop: np.ndarray  # what the classifier saw: its own ink on white
     digit: int
     confidence: float
-    ink: np.ndarray  # bool mask over the mark's crop: its own ink, left and right of the cut paths
+    ink: np.ndarray  # bool mask over the mark's crop: its own ink, between its cut paths (and its loops' rings)
     non_digit: float = 0.0  # the probability of the model's non-digit class (0 without that class)
 
 
