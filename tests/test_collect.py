@@ -25,10 +25,10 @@ from device.tools.collect.photos import collect_from_sheet
 from device.tools.collect.sheet import (
     CELL_MM,
     FRAME_MM,
-    PNG_PX_PER_MM,
     frame_box_mm,
     render_sheet,
     sheet_shapes,
+    text_placement,
 )
 from device.tools.collect.store import DigitWriter
 
@@ -399,10 +399,9 @@ def test_bundled_templates_are_what_the_code_draws() -> None:
     # The frame, grid and marker are exact; OpenCV releases anti-alias putText's strokes a little differently
     # (5.0 and 5.1 differ on 2 % of the page), so the printed text is compared by its ink, not pixel by pixel.
     text = np.zeros(png.shape, bool)
-    for x, y, label, cap_mm in sheet_shapes().texts:
-        scale = cap_mm * PNG_PX_PER_MM / 22.0
-        (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 1.6)))
-        x0, y0 = round(x * PNG_PX_PER_MM), round(y * PNG_PX_PER_MM)
+    for label in sheet_shapes().texts:
+        (x0, y0), scale, thickness = text_placement(label)
+        (w, h), base = cv2.getTextSize(label.text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         pad = max(2, round(0.2 * h))
         text[max(0, y0 - h - pad) : y0 + base + pad, max(0, x0 - pad) : x0 + w + pad] = True
     assert np.array_equal(png[~text], drawn[~text])

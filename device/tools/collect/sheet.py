@@ -94,6 +94,12 @@ def sheet_shapes() -> SheetShapes:
     return SheetShapes(frame, lines, marker, texts)
 
 
+def text_placement(text: Text, px_per_mm: float = PNG_PX_PER_MM) -> tuple[tuple[int, int], float, int]:
+    """Where and how big ``render_sheet`` draws a text: (baseline origin in px, Hershey scale, thickness)."""
+    scale = text.cap_mm * px_per_mm / 22.0  # Hershey simplex capitals are ~22 px tall at scale 1
+    return (round(text.x * px_per_mm), round(text.y * px_per_mm)), scale, max(1, round(scale * 1.6))
+
+
 def render_sheet(px_per_mm: float = PNG_PX_PER_MM) -> np.ndarray:
     """The grid sheet as a grayscale image (default 150 dpi): black on white."""
     width, height = round(PAGE_MM[0] * px_per_mm), round(PAGE_MM[1] * px_per_mm)
@@ -102,11 +108,9 @@ def render_sheet(px_per_mm: float = PNG_PX_PER_MM) -> np.ndarray:
     for x0, y0, x1, y1 in shapes.rects():
         # Exact pixel edges, so thin lines stay as thin as in the vector sheet.
         page[round(y0 * px_per_mm) : round(y1 * px_per_mm), round(x0 * px_per_mm) : round(x1 * px_per_mm)] = 0
-    for x, y, text, cap_mm in shapes.texts:
-        scale = cap_mm * px_per_mm / 22.0  # Hershey simplex capitals are ~22 px tall at scale 1
-        thickness = max(1, round(scale * 1.6))
-        org = (round(x * px_per_mm), round(y * px_per_mm))
-        cv2.putText(page, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, thickness, cv2.LINE_AA)
+    for text in shapes.texts:
+        org, scale, thickness = text_placement(text, px_per_mm)
+        cv2.putText(page, text.text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, thickness, cv2.LINE_AA)
     return page
 
 
