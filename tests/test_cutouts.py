@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -116,3 +117,49 @@ def test_a_scan_whose_paper_darkens_sharply_is_read_not_taken_for_the_table(mnis
     shaded[:, boxes[0][0] - 2 :] *= 0.5  # everything right of the first digit's left edge, half as bright
     found = Recognizer().read(shaded.astype(np.uint8))
     assert reading_string(found) == "".join(str(int(mnist_small["y_test"][k])) for k in indices)
+
+
+def _with_a_leading_one(crop: np.ndarray, boxes: list, top: int, bottom: int, darkness: float) -> np.ndarray:
+    """``crop`` with a tall, slightly slanted 1 drawn left of its first digit, from row ``top`` to ``bottom``."""
+    pad = 24
+    out = np.full((crop.shape[0], crop.shape[1] + pad), 225, np.uint8)
+    out[:, pad:] = crop
+    ink = np.zeros(out.shape, np.float32)
+    cv2.line(ink, (12, top), (9, bottom), 1.0, 4, cv2.LINE_AA)
+    return np.clip(out * (1 - darkness * ink), 0, 255).astype(np.uint8)
+
+
+def test_a_one_the_scans_top_edge_cuts_is_read_not_taken_for_a_ruling(mnist_small):
+    # A leading 1 often runs off the top of a tight scan. The cut-out's repeated edge continues it into a dark
+    # column above it, which made it "a piece of a vertical ruling" (9 of ORAND's digits, most a leading 1).
+    indices = [3, 5, 8]
+    crop, boxes = tight_crop(mnist_small, indices, 60)
+    scan = _with_a_leading_one(crop, boxes, 0, 55, 0.85)
+    expected = "1" + "".join(str(int(mnist_small["y_test"][k])) for k in indices)
+    assert reading_string(Recognizer().read(scan)) == expected
+
+
+def test_faint_lines_of_a_cheques_pattern_across_a_scan_are_not_ones(mnist_small):
+    # The printed pattern of a cheque: thin lines from the scan's top to its bottom, much fainter than the pen.
+    indices = [3, 5, 8]
+    crop, boxes = tight_crop(mnist_small, indices, 60)
+    scan = crop.astype(np.float32)
+    for a, b in itertools.pairwise(boxes):
+        x = (a[0] + a[2] + b[0]) // 2
+        cv2.line(scan, (x + 3, 0), (x - 3, scan.shape[0] - 1), 225 * 0.6, 1, cv2.LINE_AA)
+    expected = "".join(str(int(mnist_small["y_test"][k])) for k in indices)
+    assert reading_string(Recognizer().read(scan.astype(np.uint8))) == expected
+
+
+def test_a_numbers_first_digit_may_be_written_taller_than_the_rest(mnist_small):
+    # Amounts often start with a big flourish of a 1 or a large first digit: up to 2.3 times the writing's
+    # height (first_max_relative_height); any later mark that tall is no digit (max_relative_height, 1.7).
+    indices = [3, 5, 8, 11]
+    crop, boxes = tight_crop(mnist_small, indices, 40)
+    canvas = np.full((100, crop.shape[1]), 225, np.uint8)
+    canvas[50:90] = crop
+    scan = _with_a_leading_one(canvas, boxes, 20, 90, 0.85)  # a 1 of about 75 px beside digits of 36 px
+    expected = "".join(str(int(mnist_small["y_test"][k])) for k in indices)
+    assert reading_string(Recognizer().read(scan)) == "1" + expected
+    strict = replace(DEFAULT_PARAMS, first_max_relative_height=DEFAULT_PARAMS.max_relative_height)
+    assert reading_string(Recognizer(segment_params=strict).read(scan)) == expected

@@ -38,11 +38,19 @@ def on_paper_edge(part: Any, gray_small: np.ndarray, params: SegmentParams) -> b
     return min(left, right) < params.edge_step * max(left, right, 1.0)
 
 
-def continues_a_column(part: Any, ink: InkImages, params: SegmentParams) -> bool:
+# Of the writing's ink darkness: a part at least this dark is pen ink, never a piece of a ruling, in a cut-out.
+# Its repeated edge makes a column of a "1" touching the scan's edge; the printed lines of a cheque's pattern
+# are much fainter (ORAND's scans: 1s at 0.77-1.12 of their number's darkness, pattern lines at 0.33-0.50).
+WRITING_DARK = 0.65
+
+
+def continues_a_column(part: Any, ink: InkImages, params: SegmentParams, writing: float | None = None) -> bool:
     """A thin upright part in line with a vertical ruling just above or below it, and no darker: a piece of it.
 
     Where a margin or grid line meets the sheet's edge or a shadow, a piece of it can survive the
     ruling removal and look like a "1". A "1" written on the line is much darker than the line.
+    ``writing``: the median darkness of the writing's ink, for a cut-out (``writing_darkness``), whose
+    repeated edges make columns of any digit that touches the scan's top or bottom: a part that dark is ink.
     """
     if part.width * 3 > part.height:
         return False
@@ -55,6 +63,8 @@ def continues_a_column(part: Any, ink: InkImages, params: SegmentParams) -> bool
     if ink_darkness.size == 0:
         return False
     own = float(np.median(ink_darkness))
+    if writing is not None and own >= WRITING_DARK * writing:
+        return False
     for rows in (columns[max(0, y0 - reach) : y0, x0:x1], columns[y1 : min(qh, y1 + reach), x0:x1]):
         if rows.shape[0] < 2 or rows.shape[1] == 0:
             continue
@@ -83,3 +93,10 @@ def drop_edge_slivers(
         if np.any(zone[p.y0 : p.y1, p.x0 : p.x1][np.isin(labels[p.y0 : p.y1, p.x0 : p.x1], p.labels)])
     }
     return [p for p in parts if id(p) not in slivers]
+
+
+def writing_darkness(ink: InkImages, cutout: tuple[int, int, int, int]) -> float:
+    """The median darkness of the certain ink inside a placed cut-out (``cutout`` at half resolution)."""
+    x0, y0, x1, y1 = (2 * v for v in cutout)
+    inside = ink.darkness[y0:y1, x0:x1][ink.strong[y0:y1, x0:x1] > 0]
+    return float(np.median(inside)) if inside.size else 255.0

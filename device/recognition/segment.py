@@ -31,7 +31,7 @@ import numpy as np
 
 from device.recognition import rejections as why
 from device.recognition.cuts import column_runs
-from device.recognition.edges import continues_a_column, drop_edge_slivers, on_paper_edge
+from device.recognition.edges import continues_a_column, drop_edge_slivers, on_paper_edge, writing_darkness
 from device.recognition.frames import frame_to_uint8
 from device.recognition.ink import InkImages, ink_images, outside_sheet, table_mask
 from device.recognition.placement import analysed_image
@@ -312,6 +312,7 @@ def find_digit_parts(
     # A cut-out (a scan of a number) placed in a frame is paper from edge to edge: no table to find. Its dark
     # grey scans passed for the table, and every digit on them was dropped.
     table = table_mask(paper_small, ink.gray_small, params) if cutout is None else np.zeros_like(paper_small, np.uint8)
+    writing = writing_darkness(ink, cutout) if cutout is not None else None
     parts: list[_Part] = []
     edge_labels: list[int] = []
     for i in np.flatnonzero(has_strong[1:]) + 1:
@@ -350,7 +351,7 @@ def find_digit_parts(
             p.height >= min_h
             and p.width <= params.max_aspect * p.height
             and not on_paper_edge(p, ink.gray_small, params)
-            and not continues_a_column(p, ink, params)
+            and not continues_a_column(p, ink, params, writing)
         )
 
     # The writing's size: the typical height of the digit-shaped parts in the line with the most
@@ -362,7 +363,14 @@ def find_digit_parts(
     reference = max(candidates, key=lambda ln: sum(p.area for p in ln), default=[])
     typical = _weighted_median([p.height for p in reference], [p.area for p in reference])
     low, high = params.min_relative_height * typical, params.max_relative_height * typical
-    in_size = [[p for p in line if id(p) in digit_like and low <= p.height <= high] for line in lines]
+    # A number's first digit is often written larger (a flourish of a 1, a big 4): up to first_max_relative_height.
+    first_high = params.first_max_relative_height * typical
+    leading = {id(line[0]) for line in shaped if line}
+
+    def tallest(p: _Part) -> float:
+        return first_high if id(p) in leading else high
+
+    in_size = [[p for p in line if id(p) in digit_like and low <= p.height <= tallest(p)] for line in lines]
     digits_per_line = [line for line in in_size if line]
     digits_per_line = [kept for line in digits_per_line if (kept := _writing_on_the_table(line, typical, params))]
     chosen = {id(p) for line in digits_per_line for p in line}
@@ -375,13 +383,13 @@ def find_digit_parts(
     dropped = _attach_fragments([p for line in digits_per_line for p in line], leftovers, typical, params)
     if rejections is not None:
         for p in dropped:
-            reason, limit = _why_dropped(p, ink, params, min_h, low, high)
+            reason, limit = _why_dropped(p, ink, params, min_h, low, tallest(p), writing)
             reject(p.x0, p.y0, p.width, p.height, reason, limit)
     return labels, digits_per_line
 
 
 def _why_dropped(
-    p: _Part, ink: InkImages, params: SegmentParams, min_h: float, low: float, high: float
+    p: _Part, ink: InkImages, params: SegmentParams, min_h: float, low: float, high: float, writing: float | None
 ) -> tuple[str, float | None]:
     """Why ``find_digit_parts`` left out a part (the same tests, in the same order), and the bound it missed."""
     if p.height < min_h:
@@ -390,7 +398,7 @@ def _why_dropped(
         return why.TOO_WIDE, None
     if on_paper_edge(p, ink.gray_small, params):
         return why.PAPER_EDGE, None
-    if continues_a_column(p, ink, params):
+    if continues_a_column(p, ink, params, writing):
         return why.RULING, None
     if p.height < low:
         return why.SMALLER_THAN_WRITING, low
