@@ -187,3 +187,17 @@ def test_odd_frames_give_a_list_and_never_raise(frame):
 @pytest.mark.parametrize("value", [0, 255, 128])
 def test_flat_frames_have_no_digits(value):
     assert segment(np.full((480, 640), value, np.uint8)) == []
+
+
+def test_marks_much_fainter_than_the_writing_are_left_out_but_a_lighter_digit_is_not(mnist_small):
+    # One pen writes a number: a stroke far fainter than the digits beside it is print or an edge (a cheque's
+    # pattern, a shadow), while a digit written with less pressure is still writing.
+    digits = [mnist_small["x_test"][k] for k in (3, 5, 8, 11)]
+    page = paper_with_digits(digits[:3], [(100, 200), (170, 200), (240, 200)])
+    light = paper_with_digits([digits[3]], [(310, 200)])  # the fourth digit, at three quarters of the ink
+    page = np.where(light < 235, (235 - 0.75 * (235 - light.astype(np.float32))).astype(np.uint8), page)
+    cv2.line(page, (420, 195), (415, 262), int(235 * (1 - 0.35 * 0.85)), 4)  # a faint upright stroke
+    rejected: list = []
+    found = segment(page, rejections=rejected)
+    assert [s.box[0] // 10 for s in found] == pytest.approx([s // 10 for s in (100, 170, 240, 310)], abs=2)
+    assert [r.reason for r in rejected if r.box[0] > 400] == ["fainter than the writing"]

@@ -24,6 +24,7 @@ RULING = "ruling"  # a piece of a vertical ruled line (a margin)
 SMALLER_THAN_WRITING = "smaller than the writing"  # under half the writing's typical height (``limit``)
 TALLER_THAN_WRITING = "taller than the writing"  # over 1.7 times it (``limit``)
 ON_TABLE = "on the table"  # lies on the table, away from the writing on the paper
+FAINTER_THAN_WRITING = "fainter than the writing"  # its ink much fainter than its line's (print, an edge)
 LOW_CONFIDENCE = "low confidence"  # the network's best guess is less sure than the threshold (``limit``)
 NOT_A_DIGIT = "not a digit"  # the model's non-digit class wins: a dash, an = sign, digits run together
 TOO_NARROW = "too narrow"  # read as a digit other than 1, but narrower than any such digit: a tick, a fragment
@@ -39,6 +40,7 @@ _SHORT = {
     SMALLER_THAN_WRITING: "much smaller than the writing",
     TALLER_THAN_WRITING: "much taller than the writing",
     ON_TABLE: "on the table",
+    FAINTER_THAN_WRITING: "much fainter than the writing",
     LOW_CONFIDENCE: "not sure enough",
     NOT_A_DIGIT: "not a digit",
     TOO_NARROW: "too narrow for any digit but a 1",

@@ -476,4 +476,31 @@ def segment(
                 continue
             crop, box = found
             segments.append(Segment(placement.to_frame(box), line_index, crop, part.separator_before))
-    return segments
+    return _drop_faint(segments, params.min_relative_darkness, rejections)
+
+
+def ink_darkness(crop: np.ndarray) -> float:
+    """How dark a crop's ink is: the median darkness (0-255 below the paper) of its pixels clearly below the paper."""
+    darkness = 255 - crop[crop < 225].astype(np.int16)
+    return float(np.median(darkness)) if darkness.size else 0.0
+
+
+def _drop_faint(segments: list[Segment], share: float, rejections: list[Rejection] | None) -> list[Segment]:
+    """Leave out the marks whose ink is fainter than ``share`` of their line's typical mark: not the writing.
+
+    One pen writes a number; what is much fainter beside it is print (a cheque's pattern), a shadow's or a
+    paper's edge. (ORAND's framed scans: 27 of the 94 marks read that are no digit were under half their
+    line's median darkness, and none of the written digits.)
+    """
+    if share <= 0 or len(segments) < 2:
+        return segments
+    darkness = [ink_darkness(s.crop) for s in segments]
+    typical = {line: float(np.median([d for s, d in zip(segments, darkness, strict=True) if s.line == line]))
+               for line in {s.line for s in segments}}
+    kept = []
+    for seg, dark in zip(segments, darkness, strict=True):
+        if dark >= share * typical[seg.line]:
+            kept.append(seg)
+        elif rejections is not None:
+            rejections.append(Rejection(seg.box, why.FAINTER_THAN_WRITING))
+    return kept
