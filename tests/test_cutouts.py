@@ -11,7 +11,7 @@ import pytest
 
 from device import Recognizer
 from device.recognition.placement import Placement, analysed_image, place_cutout
-from device.recognition.recognizer import reading_string
+from device.recognition.recognizer import digit_height, reading_string
 from device.recognition.segment import DEFAULT_PARAMS
 
 
@@ -163,3 +163,10 @@ def test_a_numbers_first_digit_may_be_written_taller_than_the_rest(mnist_small):
     assert reading_string(Recognizer().read(scan)) == "1" + expected
     strict = replace(DEFAULT_PARAMS, first_max_relative_height=DEFAULT_PARAMS.max_relative_height)
     assert reading_string(Recognizer(segment_params=strict).read(scan)) == expected
+
+
+def test_a_tall_mark_is_measured_against_its_own_height_when_deciding_to_cut_it():
+    # A first digit written twice the line's height is as wide as a line height or more: measured against the
+    # line it looked like two digits ("4839" read "41839"); measured against most of its own height it is one.
+    assert digit_height((0, 0, 40, 80), 36.0) == pytest.approx(56.0)
+    assert digit_height((0, 0, 70, 38), 36.0) == 36.0  # touching digits of the line's height: the line's

@@ -196,7 +196,7 @@ class Recognizer:
         candidates: list[_Candidate] = []
         for seg, digit, confidence, non_digit in zip(segments, *best_digits(probabilities), strict=True):
             digit, confidence, non_digit = int(digit), float(confidence), float(non_digit)
-            if needs_split(seg.box[2] / heights[seg.line], confidence, non_digit):
+            if needs_split(seg.box[2] / digit_height(seg.box, heights[seg.line]), confidence, non_digit):
                 # Touching digits, most likely: cut where the classifier reads them best.
                 pieces = self._split(seg, heights[seg.line])
                 candidates.extend(_Candidate(box, d, conf, seg.line, seg.separator_before if i == 0 else "", non)
@@ -233,7 +233,7 @@ class Recognizer:
         # The crop may be at a reduced scale (large frames): frame pixels per crop pixel.
         scale_x = seg.box[2] / (ink_cols[-1] - ink_cols[0] + 1)
         scale_y = seg.box[3] / (ink_rows[-1] - ink_rows[0] + 1)
-        height = max(line_height, 0.7 * seg.box[3]) / scale_y
+        height = digit_height(seg.box, line_height) / scale_y
 
         def classify(crops: list[np.ndarray]) -> np.ndarray:
             return self.model.predict(prepare_crops(crops, ink="dark"))
@@ -261,6 +261,12 @@ class _Candidate:
     line: int
     separator: str  # written before it in its line
     non_digit: float = 0.0  # the probability of the non-digit class (0 for a 10-class model)
+
+
+def digit_height(box: Box, line_height: float) -> float:
+    """The digit height a mark is measured against: its line's, or most of its own when it is much taller (a
+    number's first digit written large is as wide as tall for its own size, not two digits of the line's)."""
+    return max(line_height, 0.7 * box[3])
 
 
 def line_heights(boxes: Sequence[Box], lines: Sequence[int]) -> dict[int, float]:
