@@ -166,6 +166,17 @@ def _join(*parts: Stroke) -> Stroke:
     return np.concatenate(parts, axis=0)
 
 
+def _two_with_a_closed_top(r: np.random.Generator, loop: bool) -> list[Stroke]:
+    """A 2 whose top arc starts low on the left, so that the diagonal nearly closes it into a loop, with a plain
+    base or a loop where it turns into it: ORAND's writers' 2 that the reader took for a 9 (or an 8)."""
+    top = _arc(0.5, 0.3, r.uniform(0.28, 0.36), r.uniform(0.22, 0.3), r.uniform(100, 150), 400)
+    end = (float(top[-1, 0]), float(top[-1, 1]))
+    if not loop:
+        return [_join(top, _poly(end, (0.15, 0.95), (0.95, r.uniform(0.88, 0.97))))]
+    ring = _arc(r.uniform(0.3, 0.42), r.uniform(0.78, 0.86), r.uniform(0.15, 0.3), r.uniform(0.1, 0.18), -60, -390, 18)
+    return [_join(top, ring, _poly((float(ring[-1, 0]) + 0.05, float(ring[-1, 1])), (0.95, r.uniform(0.82, 0.97))))]
+
+
 # Each style: a function of a random generator giving the glyph's strokes in a unit box. The generator
 # varies proportions within a style; the jitter, slant and pen come later and are shared.
 GLYPHS: dict[int, dict[str, Callable[[np.random.Generator], list[Stroke]]]] = {
@@ -195,6 +206,8 @@ GLYPHS: dict[int, dict[str, Callable[[np.random.Generator], list[Stroke]]]] = {
         "z": lambda r: [_poly((0.12, 0.05), (0.85, 0.05), (0.12, 1.0), (0.9, 1.0))],
         # a round top nearly closed on itself and a wide loop where the stroke turns into the base: the 2
         # that MNIST-trained readers take for a 9 or an 8
+        "closed top": lambda r: _two_with_a_closed_top(r, loop=False),
+        "closed top, loop": lambda r: _two_with_a_closed_top(r, loop=True),
         "round top, big loop": lambda r: [_join(_arc(0.5, 0.3, 0.36, 0.3, r.uniform(150, 190), 400),
                                                 _poly((0.78, 0.5), (0.3, 0.8)),
                                                 _arc(0.28, 0.82, r.uniform(0.18, 0.3), r.uniform(0.12, 0.2), -40, -350,
@@ -262,6 +275,9 @@ GLYPHS: dict[int, dict[str, Callable[[np.random.Generator], list[Stroke]]]] = {
                                                _poly((0.36, 0.48), (0.34 + r.uniform(-0.08, 0.1), 1.0)))],
         "curled foot": lambda r: [_join(_arc(0.55, 0.28, 0.3, 0.26, 130, 490),
                                         _poly((0.36, 0.48), (0.32, 0.85), (0.5, 1.0), (r.uniform(0.65, 0.85), 0.93)))],
+        # the stem leaves the loop at its lower left and runs down to the right, as an R's leg: read as an 8
+        "leg to the right": lambda r: [_join(_arc(0.55, 0.28, 0.3, 0.26, 130, 490),
+                                             _poly((0.36, 0.48), (r.uniform(0.55, 0.85), 1.0)))],
         "small loop": lambda r: [_join(_arc(0.55, 0.2, r.uniform(0.2, 0.3), 0.18, 0, 360), _poly((0.8, 0.2),
                                                                                                  (0.7, 1.0)))],
     },
@@ -309,6 +325,11 @@ def draw_glyph(digit: int, rng: np.random.Generator, style: str | None = None) -
 # ---------------------------------------------------------------- choosing a style
 
 
+# Of a class's restyled digits, the share drawn as glyphs (the rest are edits of its MNIST digit): more for the
+# classes whose real confusions are shapes MNIST has few of (the 2 with a closed top, the 9 with a leg).
+GLYPH_SHARE = {2: 0.6, 9: 0.6}
+
+
 def style_digit(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
     """One styled version of an MNIST ``digit`` of class ``label``: an edit of it or a drawn glyph."""
     choice = rng.random()
@@ -317,7 +338,7 @@ def style_digit(digit: np.ndarray, label: int, rng: np.random.Generator) -> np.n
         return add_base(styled, rng) if rng.random() < 0.3 else styled
     if label == 7 and choice < 0.5:
         return cross_seven(digit, rng)
-    if choice < 0.65 and label not in (1, 7):
+    if choice < 1.0 - GLYPH_SHARE.get(label, 0.35) and label not in (1, 7):
         return (stretch if rng.random() < 0.5 else change_stroke)(digit, rng)
     return draw_glyph(label, rng)
 
