@@ -201,3 +201,16 @@ def test_marks_much_fainter_than_the_writing_are_left_out_but_a_lighter_digit_is
     found = segment(page, rejections=rejected)
     assert [s.box[0] // 10 for s in found] == pytest.approx([s // 10 for s in (100, 170, 240, 310)], abs=2)
     assert [r.reason for r in rejected if r.box[0] > 400] == ["fainter than the writing"]
+
+
+def test_a_hairline_beside_the_writing_is_left_out_but_a_thinner_digit_is_not(mnist_small):
+    # A slip of paper's or a scan's edge, a printed rule: as dark as the pen but a hairline beside its strokes.
+    digits = [mnist_small["x_test"][k] for k in (3, 5, 8, 11)]
+    page = paper_with_digits(digits[:3], [(100, 200), (170, 200), (240, 200)])
+    thin = cv2.erode(cv2.resize(digits[3], (60, 60), interpolation=cv2.INTER_CUBIC), np.ones((2, 2), np.uint8))
+    page[200:260, 310:370] = np.minimum(page[200:260, 310:370], 235 - (0.85 * 235 / 255 * thin).astype(np.uint8))
+    cv2.line(page, (420, 195), (420, 262), 35, 1)  # a dark hairline, upright
+    rejected: list = []
+    found = segment(page, rejections=rejected)
+    assert [s.box[0] // 10 for s in found] == pytest.approx([s // 10 for s in (100, 170, 240, 310)], abs=2)
+    assert [r.reason for r in rejected if r.box[0] > 400] == ["thinner than the writing"]

@@ -25,6 +25,7 @@ SMALLER_THAN_WRITING = "smaller than the writing"  # under half the writing's ty
 TALLER_THAN_WRITING = "taller than the writing"  # over 1.7 times it (``limit``)
 ON_TABLE = "on the table"  # lies on the table, away from the writing on the paper
 FAINTER_THAN_WRITING = "fainter than the writing"  # its ink much fainter than its line's (print, an edge)
+THINNER_THAN_WRITING = "thinner than the writing"  # a hairline beside the pen's strokes (an edge, a printed rule)
 LOW_CONFIDENCE = "low confidence"  # the network's best guess is less sure than the threshold (``limit``)
 NOT_A_DIGIT = "not a digit"  # the model's non-digit class wins: a dash, an = sign, digits run together
 TOO_NARROW = "too narrow"  # read as a digit other than 1, but narrower than any such digit: a tick, a fragment
@@ -41,6 +42,7 @@ _SHORT = {
     TALLER_THAN_WRITING: "much taller than the writing",
     ON_TABLE: "on the table",
     FAINTER_THAN_WRITING: "much fainter than the writing",
+    THINNER_THAN_WRITING: "a hairline beside the writing's strokes",
     LOW_CONFIDENCE: "not sure enough",
     NOT_A_DIGIT: "not a digit",
     TOO_NARROW: "too narrow for any digit but a 1",

@@ -30,6 +30,7 @@ class SegmentParams:
     max_relative_height: float = 1.7  # ... taller than this multiple: a paper edge, a fold, a hand
     first_max_relative_height: float = 2.3  # ... but a line's first digit-shaped part may be this tall
     min_relative_darkness: float = 0.65  # marks whose ink is fainter than this share of their line's: not writing
+    min_relative_stroke: float = 0.35  # ... or whose strokes are thinner than this share of their line's
     table_level: float = 0.38  # paper darker than this fraction of the bright paper: the table, not paper
     table_neighbor: float = 1.0  # ... unless within this many digit heights of writing on the paper
     dim_level: float = 0.7  # ... or darker than this, with a sharp border to the bright paper (the sheet's edge)
