@@ -29,6 +29,7 @@ THINNER_THAN_WRITING = "thinner than the writing"  # a hairline beside the pen's
 LOW_CONFIDENCE = "low confidence"  # the network's best guess is less sure than the threshold (``limit``)
 NOT_A_DIGIT = "not a digit"  # the model's non-digit class wins: a dash, an = sign, digits run together
 TOO_NARROW = "too narrow"  # read as a digit other than 1, but narrower than any such digit: a tick, a fragment
+TRAILING_MARK = "trailing mark"  # a short 1 or 7 apart after a line's digits: the dash or tick after a number
 
 _SHORT = {
     BORDER: "touching the frame's border",
@@ -46,6 +47,7 @@ _SHORT = {
     LOW_CONFIDENCE: "not sure enough",
     NOT_A_DIGIT: "not a digit",
     TOO_NARROW: "too narrow for any digit but a 1",
+    TRAILING_MARK: "a short stroke after the number (a dash or a tick)",
 }
 
 
