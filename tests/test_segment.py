@@ -214,14 +214,3 @@ def test_a_hairline_beside_the_writing_is_left_out_but_a_thinner_digit_is_not(mn
     found = segment(page, rejections=rejected)
     assert [s.box[0] // 10 for s in found] == pytest.approx([s // 10 for s in (100, 170, 240, 310)], abs=2)
     assert [r.reason for r in rejected if r.box[0] > 400] == ["thinner than the writing"]
-
-
-def test_a_digit_that_a_faint_printed_line_runs_into_is_as_dark_as_its_pen(mnist_small):
-    # A cheque's printed baseline touching the last 1 of "5181" made most of that mark's ink faint: its darkness
-    # is the pen's (the darker quarter of its ink), not the line's, so it stays.
-    digits = [mnist_small["x_test"][k] for k in (3, 5, 8)]
-    page = paper_with_digits(digits, [(100, 200), (170, 200), (240, 200)])
-    cv2.line(page, (335, 205), (330, 255), 35, 6)  # a dark 1 ...
-    cv2.line(page, (330, 257), (430, 257), int(235 * (1 - 0.3 * 0.85)), 5)  # ... and a faint line from its foot
-    found = segment(page)
-    assert len(found) == 4 and found[3].box[0] // 10 == 32

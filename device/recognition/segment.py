@@ -480,10 +480,9 @@ def segment(
 
 
 def ink_darkness(crop: np.ndarray) -> float:
-    """How dark a crop's ink is: the darkness (0-255 below the paper) that a quarter of its pixels clearly below the
-    paper reach: the pen's, even where a faint printed line runs through the same mark (a median took the line's)."""
+    """How dark a crop's ink is: the median darkness (0-255 below the paper) of its pixels clearly below the paper."""
     darkness = 255 - crop[crop < 225].astype(np.int16)
-    return float(np.percentile(darkness, 75)) if darkness.size else 0.0
+    return float(np.median(darkness)) if darkness.size else 0.0
 
 
 def stroke_thickness(crop: np.ndarray) -> float:
@@ -506,8 +505,8 @@ def _not_the_writing(
 
     One pen writes a number; what is much fainter beside it is print (a cheque's pattern), a shadow's or a
     paper's edge, and what is a hairline beside its strokes is an edge too (a slip of paper's, a scan's) or a
-    printed rule. (ORAND's framed scans, with a median darkness: 27 of the 94 marks read that are no written
-    digit were under half their line's, and none of the written digits; under 0.35 of their line's stroke thickness,
+    printed rule. (ORAND's framed scans: 27 of the 94 marks read that are no written digit were under half
+    their line's median darkness, and none of the written digits; under 0.35 of their line's stroke thickness,
     8 more marks and no written digit there or in the generated sets, where single digits are drawn with other
     pens than their neighbours and 0.45 already drops some.)
     """

@@ -29,7 +29,7 @@ class SegmentParams:
     min_relative_height: float = 0.5  # parts shorter than this fraction of the writing's typical height: noise
     max_relative_height: float = 1.7  # ... taller than this multiple: a paper edge, a fold, a hand
     first_max_relative_height: float = 2.3  # ... but a line's first digit-shaped part may be this tall
-    min_relative_darkness: float = 0.6  # marks whose ink is fainter than this share of their line's: not writing
+    min_relative_darkness: float = 0.65  # marks whose ink is fainter than this share of their line's: not writing
     min_relative_stroke: float = 0.35  # ... or whose strokes are thinner than this share of their line's
     table_level: float = 0.38  # paper darker than this fraction of the bright paper: the table, not paper
     table_neighbor: float = 1.0  # ... unless within this many digit heights of writing on the paper
