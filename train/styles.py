@@ -204,10 +204,10 @@ GLYPHS: dict[int, dict[str, Callable[[np.random.Generator], list[Stroke]]]] = {
                                  _arc(0.3, 0.85, r.uniform(0.1, 0.18), r.uniform(0.08, 0.14), -45, -360, 14),
                                  _poly((0.4, 0.95), (0.92, 0.93)))],
         "z": lambda r: [_poly((0.12, 0.05), (0.85, 0.05), (0.12, 1.0), (0.9, 1.0))],
-        # a round top nearly closed on itself and a wide loop where the stroke turns into the base: the 2
-        # that MNIST-trained readers take for a 9 or an 8
         "closed top": lambda r: _two_with_a_closed_top(r, loop=False),
         "closed top, loop": lambda r: _two_with_a_closed_top(r, loop=True),
+        # a round top nearly closed on itself and a wide loop where the stroke turns into the base: the 2
+        # that MNIST-trained readers take for a 9 or an 8
         "round top, big loop": lambda r: [_join(_arc(0.5, 0.3, 0.36, 0.3, r.uniform(150, 190), 400),
                                                 _poly((0.78, 0.5), (0.3, 0.8)),
                                                 _arc(0.28, 0.82, r.uniform(0.18, 0.3), r.uniform(0.12, 0.2), -40, -350,
