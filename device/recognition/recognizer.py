@@ -277,7 +277,7 @@ class _Candidate:
 
 def _without_trailing_strokes(detections: list[Detection], rejections: list[Rejection] | None) -> list[Detection]:
     """``detections`` without a short 1 or 7 standing apart after each line's digits (``TRAILING_STROKE``)."""
-    dropped = []
+    dropped: set[int] = set()
     for line in sorted({d.line for d in detections}):
         mine = [d for d in detections if d.line == line]
         if len(mine) < 2:
@@ -286,10 +286,10 @@ def _without_trailing_strokes(detections: list[Detection], rejections: list[Reje
         typical = float(np.median([d.box[3] for d in mine]))
         apart = last.box[0] >= before.box[0] + before.box[2]  # not a piece the cut search split off a neighbour
         if last.digit in (1, 7) and apart and last.box[3] < TRAILING_STROKE * typical:
-            dropped.append(last)
+            dropped.add(id(last))
             if rejections is not None:
                 rejections.append(Rejection(last.box, TRAILING_MARK, None, last.digit, last.confidence))
-    return [d for d in detections if not any(d is x for x in dropped)]
+    return [d for d in detections if id(d) not in dropped]
 
 
 def digit_height(box: Box, line_height: float) -> float:
