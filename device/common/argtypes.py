@@ -27,6 +27,16 @@ def positive_int(text: str) -> int:
     return _number(text, int, "a whole number >= 1", lambda v: v >= 1)
 
 
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type=``: a whole number from ``low`` to ``high``."""
+
+    def convert(text: str) -> int:
+        return _number(text, int, f"a whole number from {low} to {high}", lambda v: low <= v <= high)
+
+    convert.__name__ = f"int_between_{low}_{high}"
+    return convert
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0."""
     return _number(text, float, "a number > 0", lambda v: 0 < v < math.inf)

@@ -12,6 +12,7 @@ from device.recognition.segment import DEFAULT_PARAMS, SegmentParams
 # most strings exactly with the bundled model, 0.5 and 0.6 drop real but untidy digits.
 DEFAULT_MIN_CONFIDENCE = 0.4
 DEFAULT_THREADS = 1  # one interpreter thread: a Pi's other cores capture, segment and serve
+MAX_LOOKS = 3  # the image as it is, its number's region as a cut-out, and on plain paper (recognition/views.py)
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,14 @@ class ReadOptions:
     num_threads: int = DEFAULT_THREADS
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     segment: SegmentParams = DEFAULT_PARAMS
+    looks: int = 1  # 1: read the frame once (live video); 2 or 3: read a still's number again (recognition/views.py)
 
     def __post_init__(self) -> None:
         if self.model is not None and not isinstance(self.model, Path):
             object.__setattr__(self, "model", Path(self.model))
         if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1:
             raise ValueError(f"interpreter threads must be a whole number >= 1, got {self.num_threads!r}")
+        if isinstance(self.looks, bool) or not isinstance(self.looks, int) or not 1 <= self.looks <= MAX_LOOKS:
+            raise ValueError(f"looks must be a whole number from 1 to {MAX_LOOKS}, got {self.looks!r}")
         if not 0.0 <= float(self.min_confidence) <= 1.0:
             raise ValueError(f"minimum confidence must be between 0 and 1, got {self.min_confidence!r}")

@@ -33,7 +33,7 @@ from device.recognition.decision import best_digits, decided_classes, is_no_digi
 from device.recognition.ensemble import read_probabilities, second_look
 from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
-from device.recognition.preprocess import InkPolarity, normalize_digits, prepare_crops, prepare_mnist
+from device.recognition.preprocess import InkPolarity, normalize_digits, prepare_crops, prepare_mnist, to_gray
 from device.recognition.rejections import (
     LOW_CONFIDENCE,
     NOT_A_DIGIT,
@@ -45,6 +45,7 @@ from device.recognition.rejections import (
 from device.recognition.runtime import TFLiteModel
 from device.recognition.segment import Segment, SegmentParams, segment
 from device.recognition.split import INK_LEVEL, needs_split, split_mark
+from device.recognition.views import agreed, as_cutout, digits_region, moved_box, on_flat_paper
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -191,10 +192,48 @@ class Recognizer:
         timings: MutableMapping[str, float] | None,
         rejections: list[Rejection] | None,
     ) -> list[Detection]:
+        frame = frame_to_uint8(frame)  # ValueError for what is not numbers; the rules: recognition/frames.py
+        found = self._look(frame, self.options.segment, min_confidence, timings, rejections)
+        if self.options.looks < 2 or not found:
+            return found
+        return self._agreed_look(frame, found, min_confidence, timings)
+
+    def _agreed_look(
+        self,
+        frame: np.ndarray,
+        found: list[Detection],
+        min_confidence: float | None,
+        timings: MutableMapping[str, float] | None,
+    ) -> list[Detection]:
+        """``found``, or the region of its digits read again as a cut-out (and on plain paper, with three looks),
+        whichever reading most looks agree on (``device.recognition.views``). Rejections are the first look's.
+        A reading of several lines is kept as it is: scaled to one text height, each of its lines would shrink."""
+        gray = to_gray(frame)
+        region = digits_region(found, gray.shape)
+        if region is None or any(d.line != found[0].line for d in found):
+            return found
+        x, y, w, h = region
+        crop = np.ascontiguousarray(gray[y : y + h, x : x + w])
+        again = self._look(crop, as_cutout(self.options.segment), min_confidence, timings, None)
+        looks = [found, [replace(d, box=moved_box(d.box, 1.0, (0, 0), (x, y), region)) for d in again]]
+        if self.options.looks > 2:
+            flat, scale, offset = on_flat_paper(crop)
+            again = self._look(flat, self.options.segment, min_confidence, timings, None)
+            looks.append([replace(d, box=moved_box(d.box, scale, offset, (x, y), region)) for d in again])
+        return _renumber_lines(looks[agreed(looks)])
+
+    def _look(
+        self,
+        frame: np.ndarray,
+        params: SegmentParams,
+        min_confidence: float | None,
+        timings: MutableMapping[str, float] | None,
+        rejections: list[Rejection] | None,
+    ) -> list[Detection]:
+        """One reading of a uint8 frame under these segmentation settings."""
         threshold = self.min_confidence if min_confidence is None else float(min_confidence)
         start = time.perf_counter()
-        frame = frame_to_uint8(frame)  # ValueError for what is not numbers; the rules: recognition/frames.py
-        segments = segment(frame, self.options.segment, rejections)
+        segments = segment(frame, params, rejections)
         segmented = time.perf_counter()
         digits = normalize_digits([s.crop for s in segments], ink="dark")
         batch = prepare_mnist(digits) if segments else None

@@ -1,0 +1,127 @@
+"""More than one look at a still image: the number's region read again at other scales, and the reading most
+looks agree on.
+
+A reading of real handwriting hangs on choices made in pixels: where two touching digits are cut, whether a
+faint stroke is ink, whether a flag is a separate mark. The same number read at another scale, or on plain
+paper instead of its own repeated edges, is often read differently, and wrong in different places: of the 618
+ORAND scans, 375 read right as scanned and 391 framed in 640x480, but only 306 both ways, and 440 at least one
+way. So a still image (``device read``, ``device eval``) is read three times:
+
+1. as it is (``Recognizer.read`` with one view: what ``device live`` does for every frame);
+2. the region of the digits found, with a margin (``REGION_MARGIN``), as a cut-out of ``CUTOUT_HEIGHT`` px
+   text height, its edges repeated (``device.recognition.placement``);
+3. the same region scaled to ``FLAT_HEIGHT`` px high on a 640x480 frame of its own paper colour, as a camera
+   a little further away would see it.
+
+The reading (the digits, line by line) that most looks give wins; between readings that as many looks give,
+the one read with the higher mean confidence. Only a reading of one line is looked at again (a number: what
+a still is taken of): a region of several lines scaled to one text height would shrink each of them.
+
+A live camera needs none of this: the frames that follow are the other looks (``device.live.stability``), and
+one look keeps a frame at ~10 ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from device.recognition.placement import CANVAS, CUTOUT_MAX_WIDTH
+from device.recognition.segment_params import SegmentParams
+
+Box = tuple[int, int, int, int]  # x, y, width, height
+
+LOOKS = 3  # how many looks ``device read`` and ``device eval`` take of a still image (1: only as it is)
+REGION_MARGIN = 0.4  # around the digits found, in digit heights: their region read again
+CUTOUT_HEIGHT = 150  # the region read as a cut-out of this text height (px), its edges repeated
+FLAT_HEIGHT = 100  # the region scaled to this height (px), on a 640x480 frame of its paper colour
+
+
+class Found(Protocol):
+    """What a look reports per digit (``device.recognition.recognizer.Detection``)."""
+
+    box: Box
+    digit: int
+    confidence: float
+    line: int
+
+
+def digits_region(found: Sequence[Found], shape: tuple[int, ...]) -> Box | None:
+    """The box around every digit found, widened by ``REGION_MARGIN`` of their tallest height, inside the
+    image (``shape``: its height and width first); None without digits."""
+    if not found:
+        return None
+    x0, y0 = min(f.box[0] for f in found), min(f.box[1] for f in found)
+    x1, y1 = max(f.box[0] + f.box[2] for f in found), max(f.box[1] + f.box[3] for f in found)
+    margin = round(REGION_MARGIN * max(f.box[3] for f in found))
+    left, top = max(0, x0 - margin), max(0, y0 - margin)
+    right, bottom = min(shape[1], x1 + margin), min(shape[0], y1 + margin)
+    if right - left < 2 or bottom - top < 2:
+        return None
+    return left, top, right - left, bottom - top
+
+
+def as_cutout(params: SegmentParams, text_height: int | None = None) -> SegmentParams:
+    """``params`` under which any image is a cut-out, placed at ``text_height`` px high (``CUTOUT_HEIGHT``)."""
+    big = 1 << 30
+    height = CUTOUT_HEIGHT if text_height is None else text_height
+    return replace(params, cutout_width=big, cutout_height=big, cutout_text_height=height)
+
+
+def on_flat_paper(gray: np.ndarray, height: int | None = None) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """``gray`` scaled to ``height`` px high (``FLAT_HEIGHT``; at most 600 px wide), centred on a 640x480 frame of
+    its border's median grey: (frame, scale, (x, y) of its top left corner in the frame)."""
+    height = FLAT_HEIGHT if height is None else height
+    h, w = gray.shape
+    scale = min(height / h, CUTOUT_MAX_WIDTH / w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    scaled = cv2.resize(gray, (new_w, new_h), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    canvas_w, canvas_h = CANVAS
+    frame = np.full((canvas_h, canvas_w), np.uint8(np.median(border)), np.uint8)
+    ox, oy = (canvas_w - new_w) // 2, (canvas_h - new_h) // 2
+    frame[oy : oy + new_h, ox : ox + new_w] = scaled
+    return frame, new_w / w, (ox, oy)
+
+
+def moved_box(box: Box, scale: float, offset: tuple[int, int], origin: tuple[int, int], limit: Box) -> Box:
+    """A box found in a look (scaled by ``scale``, placed at ``offset``) in the pixels of the image whose region
+    at ``origin`` the look was made of, clipped to ``limit`` (the region)."""
+    x0 = (box[0] - offset[0]) / scale + origin[0]
+    y0 = (box[1] - offset[1]) / scale + origin[1]
+    x1 = (box[0] + box[2] - offset[0]) / scale + origin[0]
+    y1 = (box[1] + box[3] - offset[1]) / scale + origin[1]
+    lx, ly, lw, lh = limit
+    x0, x1 = min(max(x0, lx), lx + lw), min(max(x1, lx), lx + lw)
+    y0, y1 = min(max(y0, ly), ly + lh), min(max(y1, ly), ly + lh)
+    left, top = round(x0), round(y0)
+    return left, top, max(1, round(x1) - left), max(1, round(y1) - top)
+
+
+def text_of(found: Sequence[Found]) -> str:
+    """The digits of a look, lines separated by a space: what the looks vote on."""
+    lines: dict[int, list[str]] = {}
+    for f in found:
+        lines.setdefault(f.line, []).append(str(f.digit))
+    return " ".join("".join(lines[k]) for k in sorted(lines))
+
+
+def mean_confidence(found: Sequence[Found]) -> float:
+    return float(np.mean([f.confidence for f in found])) if found else 0.0
+
+
+def agreed(looks: Sequence[Sequence[Found]]) -> int:
+    """Index of the look to report: the reading most looks give (among as many, the one read surest: the
+    higher mean confidence), as the first look that gives it (the image as it is, when that look agrees, whose
+    boxes are its own pixels'). A look that found nothing has no vote: the region was read again because
+    digits were found in it."""
+    texts = [text_of(look) for look in looks]
+    candidates = [i for i, text in enumerate(texts) if text]
+    if not candidates:
+        return 0
+    best = max(candidates, key=lambda i: (texts.count(texts[i]), mean_confidence(looks[i]), -i))
+    return texts.index(texts[best])

@@ -1,0 +1,120 @@
+"""More than one look at a still image (device/recognition/views.py) and the recogniser's ``looks`` option."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.cli import main
+from device.common.images import read_image
+from device.recognition import views
+from device.recognition.options import ReadOptions
+from device.recognition.placement import CANVAS, analysed_image
+from device.recognition.recognizer import Recognizer, reading_string
+from device.recognition.segment import DEFAULT_PARAMS
+
+SAMPLES = Path(__file__).resolve().parent.parent / "device" / "samples"
+
+
+@dataclass(frozen=True)
+class _Look:
+    box: tuple[int, int, int, int]
+    digit: int
+    confidence: float
+    line: int = 0
+
+
+def _look(text: str, confidence: float) -> list[_Look]:
+    return [_Look((10 * i, 0, 8, 10), int(c), confidence) for i, c in enumerate(text)]
+
+
+def test_the_reading_most_looks_give_wins_and_comes_from_the_first_look_that_gives_it():
+    looks = [_look("123", 0.99), _look("128", 0.6), _look("128", 0.7)]
+    assert views.agreed(looks) == 1
+    assert views.agreed([_look("128", 0.6), _look("123", 0.99), _look("128", 0.7)]) == 0
+
+
+def test_between_as_many_votes_the_surer_reading_wins():
+    assert views.agreed([_look("123", 0.8), _look("128", 0.9)]) == 1
+    assert views.agreed([_look("123", 0.8), _look("128", 0.7), _look("5", 0.95)]) == 2
+    assert views.agreed([_look("123", 0.8), _look("128", 0.8)]) == 0  # equals: the image as it is
+
+
+def test_a_look_that_found_nothing_has_no_vote():
+    assert views.agreed([_look("123", 0.6), [], []]) == 0
+    assert views.agreed([[], [], []]) == 0
+
+
+def test_the_digits_region_has_a_margin_and_stays_inside_the_image():
+    found = [_Look((20, 30, 10, 20), 1, 1.0), _Look((40, 32, 12, 18), 2, 1.0)]
+    margin = round(views.REGION_MARGIN * 20)
+    assert views.digits_region(found, (100, 200)) == (20 - margin, 30 - margin, 32 + 2 * margin, 20 + 2 * margin)
+    assert views.digits_region(found, (45, 45)) == (20 - margin, 30 - margin, 45 - (20 - margin), 45 - (30 - margin))
+    assert views.digits_region([], (100, 200)) is None
+
+
+def test_a_box_on_flat_paper_maps_back_onto_the_region():
+    crop = np.full((40, 120), 200, np.uint8)
+    crop[10:30, 50:60] = 20
+    frame, scale, (ox, oy) = views.on_flat_paper(crop)
+    assert frame.shape == (CANVAS[1], CANVAS[0]) and frame.dtype == np.uint8
+    assert round(40 * scale) == views.FLAT_HEIGHT
+    assert frame[0, 0] == 200  # the crop's own paper grey
+    box_in_frame = (round(ox + 50 * scale), round(oy + 10 * scale), round(10 * scale), round(20 * scale))
+    region = (300, 100, 120, 40)  # where the crop was cut from
+    assert views.moved_box(box_in_frame, scale, (ox, oy), region[:2], region) == (350, 110, 10, 20)
+
+
+def test_as_cutout_places_any_image_as_a_cut_out_of_the_asked_height():
+    wide = np.full((200, 900), 230, np.uint8)  # a camera frame's size, never a cut-out by default
+    assert analysed_image(wide, DEFAULT_PARAMS)[0].shape == wide.shape
+    placed, placement = analysed_image(wide, views.as_cutout(DEFAULT_PARAMS, 120))
+    assert placed.shape == (CANVAS[1], CANVAS[0])
+    assert placement.frame_size == (900, 200)
+
+
+@pytest.mark.parametrize("looks", [0, 4, True, 1.5])
+def test_looks_out_of_range_are_refused(looks):
+    with pytest.raises(ValueError, match="looks"):
+        ReadOptions(looks=looks)
+
+
+def _samples() -> list[tuple[str, str]]:
+    with open(SAMPLES / "labels.csv", newline="") as f:
+        return [(row["file"], row["text"]) for row in csv.DictReader(f) if row["file"].endswith(".jpg")]
+
+
+def test_three_looks_read_every_bundled_sample_and_report_boxes_inside_the_frame():
+    one, three = Recognizer(), Recognizer(options=ReadOptions(looks=3))
+    for name, text in _samples():
+        image = read_image(SAMPLES / name)
+        found = three.read(image)
+        assert reading_string(found) == text, name
+        h, w = image.shape[:2]
+        for d in found:
+            x, y, bw, bh = d.box
+            assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h and bw > 0 and bh > 0
+        if " " in text:  # several lines: read once, as one look reads them
+            assert found == one.read(image)
+
+
+def test_three_looks_of_a_blank_or_odd_frame_read_nothing_without_error():
+    rec = Recognizer(options=ReadOptions(looks=3))
+    assert rec.read(np.full((480, 640), 235, np.uint8)) == []
+    assert rec.read(np.zeros((5, 5, 3), np.uint8)) == []
+    found, rejected = rec.read_with_rejections(np.full((480, 640), 235, np.uint8))
+    assert found == [] and rejected == []
+
+
+def test_device_read_takes_looks_and_refuses_a_wrong_count(capsys):
+    sample = str(SAMPLES / "sample_01.jpg")
+    assert main(["read", "--looks", "1", sample]) == 0
+    assert capsys.readouterr().out.strip().endswith(": 827")
+    with pytest.raises(SystemExit) as stop:
+        main(["read", "--looks", "0", sample])
+    assert stop.value.code == 2
+    assert "--looks: expected a whole number from 1 to 3" in capsys.readouterr().err
