@@ -3,6 +3,7 @@
     python scripts/fuzz_read.py                       # 10,000 frames, seed 0: prints the count of exceptions (0)
     python scripts/fuzz_read.py --frames 300 --seed 7 --max-side 4000
     python scripts/fuzz_read.py --frames 1 --start 51    # replay frame 51 of seed 0
+    python scripts/fuzz_read.py --looks 3                # as device read reads a still
 
 A frame is any size from 1x1 up (most 16 to 1024 px, one in 50 up to ``--max-side``; odd and even), gray, HxWx1,
 BGR or BGRA, uint8 most often but also bool, uint16, int64, float32 and float64 (fractions or grey levels, with
@@ -24,9 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's device/, installed or not
 
-from device.common.argtypes import positive_int
+from device.common.argtypes import int_between, positive_int
 from device.common.progress import progress_bar
+from device.recognition.options import MAX_LOOKS, ReadOptions
 from device.recognition.recognizer import Recognizer
+from device.recognition.views import LOOKS
 
 CHANNELS = (None, 1, 3, 4)  # None: a 2-D gray frame
 DTYPES = ("uint8",) * 6 + ("bool", "uint16", "int64", "float32", "float64")
@@ -124,9 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0, help="index of the first frame (default 0): replays one")
     parser.add_argument("--max-side", type=positive_int, default=4000, help="largest side of a frame (default 4000)")
     parser.add_argument("--show", type=positive_int, default=10, help="print this many exceptions (default 10)")
+    parser.add_argument("--looks", type=int_between(1, MAX_LOOKS), default=1,
+                        help=f"looks per frame (1-{MAX_LOOKS}, default 1; device read takes {LOOKS})")
     args = parser.parse_args(argv)
 
-    recognizer = Recognizer()
+    recognizer = Recognizer(options=ReadOptions(looks=args.looks))
     start = time.perf_counter()
     failures = fuzz(recognizer, args.frames, args.seed, args.max_side, args.start)
     seconds = time.perf_counter() - start

@@ -158,3 +158,12 @@ def test_a_frame_that_is_not_numbers_is_one_clear_value_error(recognizer, frame)
 def test_fuzzing_a_few_hundred_random_frames_raises_nothing(recognizer):
     """The short version of ``scripts/fuzz_read.py`` (10,000 frames there)."""
     assert fuzz(recognizer, frames=150, seed=12, max_side=4000, progress=False) == []
+
+
+def test_three_looks_at_random_frames_raise_nothing():
+    """The same with the looks of ``device read`` (recognition/views.py): a region cut from any frame is read
+    twice more, and those reads must not crash either (``scripts/fuzz_read.py --looks 3``)."""
+    from device.recognition.options import ReadOptions
+    from device.recognition.recognizer import Recognizer
+
+    assert fuzz(Recognizer(options=ReadOptions(looks=3)), frames=80, seed=5, max_side=2000, progress=False) == []
