@@ -1,7 +1,7 @@
 """Score the device pipeline on generated scenes: how often is the whole string read exactly right?
 
     python scripts/make_scenes.py --count 500 --seed 2024 --mnist-range 5000:10000 --out runs/scenes-eval
-    python scripts/eval_scenes.py runs/scenes-eval [--model M] [--min-confidence C]
+    python scripts/eval_scenes.py runs/scenes-eval [--model M] [--min-confidence C] [--looks N]
 
 Each image goes through exactly what ``device read`` does (``read_image``, ``Recognizer.read``,
 ``reading_string``) and is compared with the ``text`` column of ``labels.csv``. Prints the
@@ -17,18 +17,21 @@ import csv
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's device/, installed or not
 
-from device.common.argtypes import fraction, positive_int
+from device.common.argtypes import fraction, int_between, positive_int
 from device.common.errors import first_line
 from device.common.images import ImageError, read_image
 from device.common.progress import progress_bar
+from device.recognition.options import MAX_LOOKS, ReadOptions
 from device.recognition.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
 from device.recognition.runtime import ModelError
+from device.recognition.views import LOOKS
 
 
 def load_truth(folder: Path) -> list[tuple[str, str]]:
@@ -48,13 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="TFLite model (default: the bundled one)")
     parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE)
+    parser.add_argument("--looks", type=int_between(1, MAX_LOOKS), default=LOOKS,
+                        help="looks per scene, as device read takes them (default %(default)s; 1: as device live)")
     parser.add_argument("--show", type=int, default=15, help="print this many misses (default 15)")
     parser.add_argument("--json", type=Path, default=None, help="also write the per-scene results here")
     args = parser.parse_args(argv)
 
     try:
         truth = load_truth(args.folder)
-        recognizer = Recognizer(args.model, num_threads=args.threads, min_confidence=args.min_confidence)
+        options = ReadOptions(num_threads=args.threads, min_confidence=args.min_confidence, looks=args.looks)
+        recognizer = Recognizer(args.model, options=options)
+        one_look = Recognizer(recognizer.model, options=replace(options, looks=1))
     except (OSError, KeyError) as exc:
         print(f"eval_scenes: error: cannot read {args.folder / 'labels.csv'}: {first_line(exc)}", file=sys.stderr)
         return 2
@@ -70,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImageError:
             frame = None  # counted as a miss, as device read would report it and go on
         start = time.perf_counter()
-        # Everything the segmentation found, then the threshold (as read() applies it): one inference.
-        found = recognizer.read(frame, min_confidence=0.0) if frame is not None else None
+        kept = recognizer.read(frame) if frame is not None else None  # as device read reads it
         seconds.append(time.perf_counter() - start)
-        kept = [d for d in found if d.confidence >= args.min_confidence] if found is not None else None
+        # Everything one look's segmentation found, before the threshold: what segmentation alone gets right.
+        found = one_look.read(frame, min_confidence=0.0) if frame is not None else None
         results.append(
             {
                 "file": name,
@@ -90,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     digits_right = sum(a == b for r in same_shape for a, b in zip(r["got"], r["expected"], strict=True) if a != " ")
     unfiltered_exact = sum(r["unfiltered"] == r["expected"] for r in results)
     unfiltered_shape = sum(shape(r["unfiltered"]) == shape(r["expected"]) for r in results)
-    print(f"model: {recognizer.model.path} ({recognizer.runtime_name}), min confidence {args.min_confidence}")
+    print(f"model: {recognizer.model.path} ({recognizer.runtime_name}), min confidence {args.min_confidence}, "
+          f"{args.looks} look(s)")
     print(f"exact strings: {exact}/{n} = {100.0 * exact / max(1, n):.2f} %")
     print(f"  wrong number of digits or lines (segmentation, threshold): {n - len(same_shape)}")
     print(f"  right number, a wrong digit (classification): {len(same_shape) - exact}")

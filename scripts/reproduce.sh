@@ -67,6 +67,9 @@ orand=../shared/data/orand_car_a_dev
 if [ -f "$orand/labels.csv" ]; then
   row "ORAND-CAR whole numbers, as scanned"; "$py" -m device eval --strings "$orand"
   row "ORAND-CAR whole numbers, framed"; "$py" -m device eval --strings "$orand" --framed
+  row "ORAND-CAR whole numbers, one look (as device live reads a frame)"
+  "$py" -m device eval --strings "$orand" --looks 1
+  "$py" -m device eval --strings "$orand" --framed --looks 1
   # Row 4b, "the digits of those scans, cut out by their boxes".
   row "ORAND-CAR boxed digits"; "$py" -m device eval --boxes "$orand"
 else
