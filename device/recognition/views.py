@@ -7,7 +7,7 @@ paper instead of its own repeated edges, is often read differently, and wrong in
 ORAND scans, 375 read right as scanned and 391 framed in 640x480, but only 306 both ways, and 440 at least one
 way. So a still image (``device read``, ``device eval``) is read three times:
 
-1. as it is (``Recognizer.read`` with one view: what ``device live`` does for every frame);
+1. as it is (``Recognizer.read`` with one look: what ``device live`` does for every frame);
 2. the region of the digits found, with a margin (``REGION_MARGIN``), as a cut-out of ``CUTOUT_HEIGHT`` px
    text height, its edges repeated (``device.recognition.placement``);
 3. the same region scaled to ``FLAT_HEIGHT`` px high on a 640x480 frame of its own paper colour, as a camera
@@ -111,6 +111,7 @@ def text_of(found: Sequence[Found]) -> str:
 
 
 def mean_confidence(found: Sequence[Found]) -> float:
+    """How sure a look is of its reading: its digits' mean confidence (0 for nothing found)."""
     return float(np.mean([f.confidence for f in found])) if found else 0.0
 
 
