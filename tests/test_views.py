@@ -13,7 +13,7 @@ from device.cli import main
 from device.common.images import read_image
 from device.recognition import views
 from device.recognition.options import ReadOptions
-from device.recognition.placement import CANVAS, analysed_image
+from device.recognition.placement import CANVAS, analysed_image, place_cutout
 from device.recognition.recognizer import Recognizer, reading_string
 from device.recognition.segment import DEFAULT_PARAMS
 
@@ -32,21 +32,25 @@ def _look(text: str, confidence: float) -> list[_Look]:
     return [_Look((10 * i, 0, 8, 10), int(c), confidence) for i, c in enumerate(text)]
 
 
+def _agreed(looks: list[list[_Look]]) -> int:
+    return views.agreed(looks, [reading_string(look) for look in looks])
+
+
 def test_the_reading_most_looks_give_wins_and_comes_from_the_first_look_that_gives_it():
     looks = [_look("123", 0.99), _look("128", 0.6), _look("128", 0.7)]
-    assert views.agreed(looks) == 1
-    assert views.agreed([_look("128", 0.6), _look("123", 0.99), _look("128", 0.7)]) == 0
+    assert _agreed(looks) == 1
+    assert _agreed([_look("128", 0.6), _look("123", 0.99), _look("128", 0.7)]) == 0
 
 
 def test_between_as_many_votes_the_surer_reading_wins():
-    assert views.agreed([_look("123", 0.8), _look("128", 0.9)]) == 1
-    assert views.agreed([_look("123", 0.8), _look("128", 0.7), _look("5", 0.95)]) == 2
-    assert views.agreed([_look("123", 0.8), _look("128", 0.8)]) == 0  # equals: the image as it is
+    assert _agreed([_look("123", 0.8), _look("128", 0.9)]) == 1
+    assert _agreed([_look("123", 0.8), _look("128", 0.7), _look("5", 0.95)]) == 2
+    assert _agreed([_look("123", 0.8), _look("128", 0.8)]) == 0  # equals: the image as it is
 
 
 def test_a_look_that_found_nothing_has_no_vote():
-    assert views.agreed([_look("123", 0.6), [], []]) == 0
-    assert views.agreed([[], [], []]) == 0
+    assert _agreed([_look("123", 0.6), [], []]) == 0
+    assert _agreed([[], [], []]) == 0
 
 
 def test_the_digits_region_has_a_margin_and_stays_inside_the_image():
@@ -60,13 +64,14 @@ def test_the_digits_region_has_a_margin_and_stays_inside_the_image():
 def test_a_box_on_flat_paper_maps_back_onto_the_region():
     crop = np.full((40, 120), 200, np.uint8)
     crop[10:30, 50:60] = 20
-    frame, scale, (ox, oy) = views.on_flat_paper(crop)
+    frame, placement = place_cutout(crop, views.FLAT_HEIGHT, flat=True)
+    scale, (ox, oy) = placement.scale, placement.offset
     assert frame.shape == (CANVAS[1], CANVAS[0]) and frame.dtype == np.uint8
     assert round(40 * scale) == views.FLAT_HEIGHT
     assert frame[0, 0] == 200  # the crop's own paper grey
     box_in_frame = (round(ox + 50 * scale), round(oy + 10 * scale), round(10 * scale), round(20 * scale))
     region = (300, 100, 120, 40)  # where the crop was cut from
-    assert views.moved_box(box_in_frame, scale, (ox, oy), region[:2], region) == (350, 110, 10, 20)
+    assert views.shifted(placement.to_frame(box_in_frame), region[:2]) == (350, 110, 10, 20)
 
 
 def test_as_cutout_places_any_image_as_a_cut_out_of_the_asked_height():

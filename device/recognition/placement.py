@@ -75,13 +75,25 @@ def analysed_image(gray: np.ndarray, params: SegmentParams) -> tuple[np.ndarray,
     return gray, Placement()
 
 
-def place_cutout(gray: np.ndarray, text_height: int) -> tuple[np.ndarray, Placement]:
-    """``gray`` scaled to ``text_height`` px high (at most 600 px wide), centred in 640x480, its edges repeated."""
-    h, w = gray.shape
+def paper_colour(image: np.ndarray) -> np.ndarray:
+    """The median of the border pixels, per channel: the colour of the paper around the number."""
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    return np.median(border, axis=0).astype(np.uint8)
+
+
+def place_cutout(image: np.ndarray, text_height: int, flat: bool = False) -> tuple[np.ndarray, Placement]:
+    """``image`` (gray or colour) scaled to ``text_height`` px high (at most 600 px wide), centred in 640x480:
+    its edges repeated outwards, or (``flat``) on its paper colour (``paper_colour``), as a camera would see it."""
+    h, w = image.shape[:2]
     scale = min(text_height / h, CUTOUT_MAX_WIDTH / w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    scaled = cv2.resize(gray, (new_w, new_h), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    scaled = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
     canvas_w, canvas_h = CANVAS
     ox, oy = (canvas_w - new_w) // 2, (canvas_h - new_h) // 2
-    canvas = cv2.copyMakeBorder(scaled, oy, canvas_h - new_h - oy, ox, canvas_w - new_w - ox, cv2.BORDER_REPLICATE)
+    if flat:
+        canvas = np.empty((canvas_h, canvas_w, *image.shape[2:]), np.uint8)
+        canvas[...] = paper_colour(image)
+        canvas[oy : oy + new_h, ox : ox + new_w] = scaled
+    else:
+        canvas = cv2.copyMakeBorder(scaled, oy, canvas_h - new_h - oy, ox, canvas_w - new_w - ox, cv2.BORDER_REPLICATE)
     return canvas, Placement(new_w / w, (ox, oy), (w, h))

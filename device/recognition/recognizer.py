@@ -33,6 +33,7 @@ from device.recognition.decision import best_digits, decided_classes, is_no_digi
 from device.recognition.ensemble import read_probabilities, second_look
 from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
+from device.recognition.placement import place_cutout
 from device.recognition.preprocess import InkPolarity, normalize_digits, prepare_crops, prepare_mnist, to_gray
 from device.recognition.rejections import (
     LOW_CONFIDENCE,
@@ -45,7 +46,7 @@ from device.recognition.rejections import (
 from device.recognition.runtime import TFLiteModel
 from device.recognition.segment import Segment, SegmentParams, segment
 from device.recognition.split import INK_LEVEL, needs_split, split_mark
-from device.recognition.views import agreed, as_cutout, digits_region, moved_box, on_flat_paper
+from device.recognition.views import FLAT_HEIGHT, agreed, as_cutout, digits_region, shifted
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -215,12 +216,12 @@ class Recognizer:
         x, y, w, h = region
         crop = np.ascontiguousarray(gray[y : y + h, x : x + w])
         again = self._look(crop, as_cutout(self.options.segment), min_confidence, timings, None)
-        looks = [found, [replace(d, box=moved_box(d.box, 1.0, (0, 0), (x, y), region)) for d in again]]
+        looks = [found, [replace(d, box=shifted(d.box, (x, y))) for d in again]]
         if self.options.looks > 2:
-            flat, scale, offset = on_flat_paper(crop)
+            flat, placement = place_cutout(crop, FLAT_HEIGHT, flat=True)
             again = self._look(flat, self.options.segment, min_confidence, timings, None)
-            looks.append([replace(d, box=moved_box(d.box, scale, offset, (x, y), region)) for d in again])
-        return _renumber_lines(looks[agreed(looks)])
+            looks.append([replace(d, box=shifted(placement.to_frame(d.box), (x, y))) for d in again])
+        return _renumber_lines(looks[agreed(looks, [reading_string(look) for look in looks])])
 
     def _look(
         self,

@@ -27,10 +27,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-import cv2
 import numpy as np
 
-from device.recognition.placement import CANVAS, CUTOUT_MAX_WIDTH
 from device.recognition.segment_params import SegmentParams
 
 Box = tuple[int, int, int, int]  # x, y, width, height
@@ -65,49 +63,15 @@ def digits_region(found: Sequence[Found], shape: tuple[int, ...]) -> Box | None:
     return left, top, right - left, bottom - top
 
 
-def as_cutout(params: SegmentParams, text_height: int | None = None) -> SegmentParams:
-    """``params`` under which any image is a cut-out, placed at ``text_height`` px high (``CUTOUT_HEIGHT``)."""
+def as_cutout(params: SegmentParams, text_height: int = CUTOUT_HEIGHT) -> SegmentParams:
+    """``params`` under which any image is a cut-out, placed at ``text_height`` px high."""
     big = 1 << 30
-    height = CUTOUT_HEIGHT if text_height is None else text_height
-    return replace(params, cutout_width=big, cutout_height=big, cutout_text_height=height)
+    return replace(params, cutout_width=big, cutout_height=big, cutout_text_height=text_height)
 
 
-def on_flat_paper(gray: np.ndarray, height: int | None = None) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """``gray`` scaled to ``height`` px high (``FLAT_HEIGHT``; at most 600 px wide), centred on a 640x480 frame of
-    its border's median grey: (frame, scale, (x, y) of its top left corner in the frame)."""
-    height = FLAT_HEIGHT if height is None else height
-    h, w = gray.shape
-    scale = min(height / h, CUTOUT_MAX_WIDTH / w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    scaled = cv2.resize(gray, (new_w, new_h), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    canvas_w, canvas_h = CANVAS
-    frame = np.full((canvas_h, canvas_w), np.uint8(np.median(border)), np.uint8)
-    ox, oy = (canvas_w - new_w) // 2, (canvas_h - new_h) // 2
-    frame[oy : oy + new_h, ox : ox + new_w] = scaled
-    return frame, new_w / w, (ox, oy)
-
-
-def moved_box(box: Box, scale: float, offset: tuple[int, int], origin: tuple[int, int], limit: Box) -> Box:
-    """A box found in a look (scaled by ``scale``, placed at ``offset``) in the pixels of the image whose region
-    at ``origin`` the look was made of, clipped to ``limit`` (the region)."""
-    x0 = (box[0] - offset[0]) / scale + origin[0]
-    y0 = (box[1] - offset[1]) / scale + origin[1]
-    x1 = (box[0] + box[2] - offset[0]) / scale + origin[0]
-    y1 = (box[1] + box[3] - offset[1]) / scale + origin[1]
-    lx, ly, lw, lh = limit
-    x0, x1 = min(max(x0, lx), lx + lw), min(max(x1, lx), lx + lw)
-    y0, y1 = min(max(y0, ly), ly + lh), min(max(y1, ly), ly + lh)
-    left, top = round(x0), round(y0)
-    return left, top, max(1, round(x1) - left), max(1, round(y1) - top)
-
-
-def text_of(found: Sequence[Found]) -> str:
-    """The digits of a look, lines separated by a space: what the looks vote on."""
-    lines: dict[int, list[str]] = {}
-    for f in found:
-        lines.setdefault(f.line, []).append(str(f.digit))
-    return " ".join("".join(lines[k]) for k in sorted(lines))
+def shifted(box: Box, origin: tuple[int, int]) -> Box:
+    """A box of the region in the pixels of the image the region was cut from at ``origin``."""
+    return box[0] + origin[0], box[1] + origin[1], box[2], box[3]
 
 
 def mean_confidence(found: Sequence[Found]) -> float:
@@ -115,12 +79,11 @@ def mean_confidence(found: Sequence[Found]) -> float:
     return float(np.mean([f.confidence for f in found])) if found else 0.0
 
 
-def agreed(looks: Sequence[Sequence[Found]]) -> int:
-    """Index of the look to report: the reading most looks give (among as many, the one read surest: the
-    higher mean confidence), as the first look that gives it (the image as it is, when that look agrees, whose
-    boxes are its own pixels'). A look that found nothing has no vote: the region was read again because
-    digits were found in it."""
-    texts = [text_of(look) for look in looks]
+def agreed(looks: Sequence[Sequence[Found]], texts: Sequence[str]) -> int:
+    """Index of the look to report, given each look's reading (``texts``, as ``reading_string`` writes it): the
+    reading most looks give (among as many, the one read surest: the higher mean confidence), as the first look
+    that gives it (the image as it is, when that look agrees, whose boxes are its own pixels'). A look that found
+    nothing has no vote: the region was read again because digits were found in it."""
     candidates = [i for i, text in enumerate(texts) if text]
     if not candidates:
         return 0

@@ -35,13 +35,12 @@ from device.common.files import write_atomic
 from device.common.images import ImageError, read_image
 from device.data.digitsets import DataError
 from device.data.stringsets import load_string_set
+from device.recognition.placement import CUTOUT_MAX_WIDTH, paper_colour, place_cutout
 from device.recognition.recognizer import Detection, Recognizer, reading_string
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 
-FRAME_SIZE = (640, 480)  # width, height of a framed image
-FRAMED_HEIGHT = 100  # the number's height in the frame
-FRAMED_MAX_WIDTH = 600  # ... unless that makes it wider than this
+FRAMED_HEIGHT = 100  # the number's height in the frame (at most 600 px wide, in 640x480: placement.py)
 IOU_MATCH = 0.5
 
 
@@ -181,25 +180,12 @@ def _scene_truth(folder: Path) -> dict[str, tuple[str, tuple[Box, ...]]]:
 # --------------------------------------------------------------------------------------------
 # Framing: a scan as a camera would see it
 # --------------------------------------------------------------------------------------------
-def paper_colour(image: np.ndarray) -> np.ndarray:
-    """The median of the border pixels, per channel: the colour of the paper around the number."""
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    return np.median(border, axis=0).astype(np.uint8)
-
-
 def frame_image(image: np.ndarray, boxes: Sequence[Box] = ()) -> tuple[np.ndarray, tuple[Box, ...]]:
     """``image`` scaled to 100 px high (at most 600 px wide), centred in 640x480 of its paper colour; the boxes
     moved along."""
-    h, w = image.shape[:2]
-    scale = min(FRAMED_HEIGHT / h, FRAMED_MAX_WIDTH / w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-    scaled = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
-    frame_w, frame_h = FRAME_SIZE
-    frame = np.empty((frame_h, frame_w, *image.shape[2:]), np.uint8)
-    frame[...] = paper_colour(image)
-    x0, y0 = (frame_w - new_w) // 2, (frame_h - new_h) // 2
-    frame[y0 : y0 + new_h, x0 : x0 + new_w] = scaled
+    frame, placement = place_cutout(image, FRAMED_HEIGHT, flat=True)
+    x0, y0 = placement.offset
+    scale = min(FRAMED_HEIGHT / image.shape[0], CUTOUT_MAX_WIDTH / image.shape[1])  # the boxes' scale, unrounded
     moved = tuple(
         (x0 + round(x * scale), y0 + round(y * scale), round(bw * scale), round(bh * scale)) for x, y, bw, bh in boxes
     )
