@@ -70,6 +70,9 @@ if [ -f "$orand/labels.csv" ]; then
   row "ORAND-CAR whole numbers, one look (as device live reads a frame)"
   "$py" -m device eval --strings "$orand" --looks 1
   "$py" -m device eval --strings "$orand" --framed --looks 1
+  row "ORAND-CAR whole numbers, eight looks (--looks 8, for tight scans)"
+  "$py" -m device eval --strings "$orand" --looks 8
+  "$py" -m device eval --strings "$orand" --framed --looks 8
   # Row 4b, "the digits of those scans, cut out by their boxes".
   row "ORAND-CAR boxed digits"; "$py" -m device eval --boxes "$orand"
 else

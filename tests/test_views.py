@@ -82,7 +82,7 @@ def test_as_cutout_places_any_image_as_a_cut_out_of_the_asked_height():
     assert placement.frame_size == (900, 200)
 
 
-@pytest.mark.parametrize("looks", [0, 4, True, 1.5])
+@pytest.mark.parametrize("looks", [0, views.MAX_LOOKS + 1, True, 1.5])
 def test_looks_out_of_range_are_refused(looks):
     with pytest.raises(ValueError, match="looks"):
         ReadOptions(looks=looks)
@@ -93,8 +93,9 @@ def _samples() -> list[tuple[str, str]]:
         return [(row["file"], row["text"]) for row in csv.DictReader(f) if row["file"].endswith(".jpg")]
 
 
-def test_three_looks_read_every_bundled_sample_and_report_boxes_inside_the_frame():
-    one, three = Recognizer(), Recognizer(options=ReadOptions(looks=3))
+@pytest.mark.parametrize("looks", [views.LOOKS, views.MAX_LOOKS])
+def test_more_looks_read_every_bundled_sample_and_report_boxes_inside_the_frame(looks):
+    one, three = Recognizer(), Recognizer(options=ReadOptions(looks=looks))
     for name, text in _samples():
         image = read_image(SAMPLES / name)
         found = three.read(image)
@@ -105,6 +106,27 @@ def test_three_looks_read_every_bundled_sample_and_report_boxes_inside_the_frame
             assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h and bw > 0 and bh > 0
         if " " in text:  # several lines: read once, as one look reads them
             assert found == one.read(image)
+
+
+@pytest.mark.parametrize("looks", range(1, views.MAX_LOOKS + 1))
+def test_n_looks_read_a_number_n_times_each_view_once(monkeypatch, looks):
+    rec = Recognizer(options=ReadOptions(looks=looks))
+    seen: list[tuple[bytes, int]] = []
+    real = Recognizer._look
+
+    def counted(self, frame, params, *rest):
+        seen.append((frame.tobytes(), params.cutout_text_height))
+        return real(self, frame, params, *rest)
+
+    monkeypatch.setattr(Recognizer, "_look", counted)
+    assert reading_string(rec.read(read_image(SAMPLES / "sample_01.jpg"))) == "827"
+    assert len(seen) == looks and len(set(seen)) == looks  # every look a different view of the number
+
+
+def test_the_views_alternate_cut_outs_and_plain_paper_at_different_sizes():
+    assert len(set(views.VIEWS)) == len(views.VIEWS) == views.MAX_LOOKS - 1
+    assert [v.flat for v in views.VIEWS[:4]] == [False, True, False, True]
+    assert views.LOOKS <= views.MAX_LOOKS
 
 
 def test_three_looks_of_a_blank_or_odd_frame_read_nothing_without_error():
@@ -122,4 +144,4 @@ def test_device_read_takes_looks_and_refuses_a_wrong_count(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["read", "--looks", "0", sample])
     assert stop.value.code == 2
-    assert "--looks: expected a whole number from 1 to 3" in capsys.readouterr().err
+    assert f"--looks: expected a whole number from 1 to {views.MAX_LOOKS}" in capsys.readouterr().err

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.recognition.segment import DEFAULT_PARAMS, SegmentParams
+from device.recognition.views import MAX_LOOKS  # the image as it is, then its number's region at other sizes
 
 # Below this softmax probability a segmented blob is not reported as a digit: noise, a scribble,
 # the table's texture. Chosen on generated development scenes (see docs/device.md): 0.3-0.4 read the
 # most strings exactly with the bundled model, 0.5 and 0.6 drop real but untidy digits.
 DEFAULT_MIN_CONFIDENCE = 0.4
 DEFAULT_THREADS = 1  # one interpreter thread: a Pi's other cores capture, segment and serve
-MAX_LOOKS = 3  # the image as it is, its number's region as a cut-out, and on plain paper (recognition/views.py)
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ReadOptions:
     num_threads: int = DEFAULT_THREADS
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     segment: SegmentParams = DEFAULT_PARAMS
-    looks: int = 1  # 1: read the frame once (live video); 2 or 3: read a still's number again (recognition/views.py)
+    looks: int = 1  # 1: read the frame once (live video); up to MAX_LOOKS: read a still's number again (views.py)
 
     def __post_init__(self) -> None:
         if self.model is not None and not isinstance(self.model, Path):

@@ -46,7 +46,7 @@ from device.recognition.rejections import (
 from device.recognition.runtime import TFLiteModel
 from device.recognition.segment import Segment, SegmentParams, segment
 from device.recognition.split import INK_LEVEL, needs_split, split_mark
-from device.recognition.views import FLAT_HEIGHT, agreed, as_cutout, digits_region, shifted
+from device.recognition.views import VIEWS, agreed, as_cutout, digits_region, shifted
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -206,8 +206,9 @@ class Recognizer:
         min_confidence: float | None,
         timings: MutableMapping[str, float] | None,
     ) -> list[Detection]:
-        """``found``, or the region of its digits read again as a cut-out (and on plain paper, with three looks),
-        whichever reading most looks agree on (``device.recognition.views``). Rejections are the first look's.
+        """``found``, or the region of its digits read again (as a cut-out, on plain paper, at other sizes: the
+        first ``looks - 1`` of ``VIEWS``), whichever reading most looks agree on (``device.recognition.views``).
+        Rejections are the first look's.
         A reading of several lines is kept as it is: scaled to one text height, each of its lines would shrink."""
         gray = to_gray(frame)
         region = digits_region(found, gray.shape)
@@ -215,12 +216,15 @@ class Recognizer:
             return found
         x, y, w, h = region
         crop = np.ascontiguousarray(gray[y : y + h, x : x + w])
-        again = self._look(crop, as_cutout(self.options.segment), min_confidence, timings, None)
-        looks = [found, [replace(d, box=shifted(d.box, (x, y))) for d in again]]
-        if self.options.looks > 2:
-            flat, placement = place_cutout(crop, FLAT_HEIGHT, flat=True)
-            again = self._look(flat, self.options.segment, min_confidence, timings, None)
-            looks.append([replace(d, box=shifted(placement.to_frame(d.box), (x, y))) for d in again])
+        looks = [found]
+        for view in VIEWS[: self.options.looks - 1]:
+            if view.flat:
+                flat, placement = place_cutout(crop, view.height, flat=True)
+                again = self._look(flat, self.options.segment, min_confidence, timings, None)
+                looks.append([replace(d, box=shifted(placement.to_frame(d.box), (x, y))) for d in again])
+            else:
+                again = self._look(crop, as_cutout(self.options.segment, view.height), min_confidence, timings, None)
+                looks.append([replace(d, box=shifted(d.box, (x, y))) for d in again])
         return _renumber_lines(looks[agreed(looks, [reading_string(look) for look in looks])])
 
     def _look(

@@ -5,17 +5,20 @@ A reading of real handwriting hangs on choices made in pixels: where two touchin
 faint stroke is ink, whether a flag is a separate mark. The same number read at another scale, or on plain
 paper instead of its own repeated edges, is often read differently, and wrong in different places: of the 618
 ORAND scans, 375 read right as scanned and 391 framed in 640x480, but only 306 both ways, and 440 at least one
-way. So a still image (``device read``, ``device eval``) is read three times:
+way. So a still image (``device read``, ``device eval``) is read several times (``LOOKS``, at most ``MAX_LOOKS``):
 
 1. as it is (``Recognizer.read`` with one look: what ``device live`` does for every frame);
-2. the region of the digits found, with a margin (``REGION_MARGIN``), as a cut-out of ``CUTOUT_HEIGHT`` px
-   text height, its edges repeated (``device.recognition.placement``);
-3. the same region scaled to ``FLAT_HEIGHT`` px high on a 640x480 frame of its own paper colour, as a camera
-   a little further away would see it.
+2. the region of the digits found, with a margin (``REGION_MARGIN``), as a cut-out of 150 px text height, its
+   edges repeated (``device.recognition.placement``);
+3. the same region scaled to 100 px high on a 640x480 frame of its own paper colour, as a camera a little
+   further away would see it;
+4. and on: the region again at the other sizes of ``VIEWS``, cut-outs and on plain paper in turn.
 
 The reading (the digits, line by line) that most looks give wins; between readings that as many looks give,
 the one read with the higher mean confidence. Only a reading of one line is looked at again (a number: what
 a still is taken of): a region of several lines scaled to one text height would shrink each of them.
+Each look costs about as much as the first. More than three read more of the scans cut tightly around a
+number (of ORAND's, 429 with eight against 410), and nothing more of numbers a camera sees (docs/device.md).
 
 A live camera needs none of this: the frames that follow are the other looks (``device.live.stability``), and
 one look keeps a frame at ~10 ms.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -33,10 +36,25 @@ from device.recognition.segment_params import SegmentParams
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 
-LOOKS = 3  # how many looks ``device read`` and ``device eval`` take of a still image (1: only as it is)
 REGION_MARGIN = 0.4  # around the digits found, in digit heights: their region read again
-CUTOUT_HEIGHT = 150  # the region read as a cut-out of this text height (px), its edges repeated
-FLAT_HEIGHT = 100  # the region scaled to this height (px), on a 640x480 frame of its paper colour
+
+
+class View(NamedTuple):
+    """One more look at the digits' region: as a cut-out (its edges repeated) or ``flat`` on a 640x480 frame of
+    its paper colour, at ``height`` px text height."""
+
+    flat: bool
+    height: int
+
+
+# The looks after the first, in the order taken: sizes alternate between the cut-out and the plain frame so
+# that any number of looks sees both.
+VIEWS: tuple[View, ...] = (View(False, 150), View(True, 100), View(False, 100), View(True, 125),
+                           View(False, 200), View(True, 80), View(False, 125))
+MAX_LOOKS = 1 + len(VIEWS)
+LOOKS = 3  # how many looks ``device read`` and ``device eval`` take of a still image (1: only as it is)
+CUTOUT_HEIGHT = VIEWS[0].height  # the second look: a cut-out of this text height (px)
+FLAT_HEIGHT = VIEWS[1].height  # the third: the region this many px high on a 640x480 frame
 
 
 class Found(Protocol):
