@@ -81,10 +81,11 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
 def _add_looks(parser: argparse.ArgumentParser | Any) -> None:
     """``--looks N``: how many looks a still image gets (device/recognition/views.py)."""
     parser.add_argument("--looks", type=int_between(1, MAX_LOOKS), default=LOOKS, metavar="N",
-                        help=f"read each image N times (1-{MAX_LOOKS}): as it is, then its number's region again as "
-                             "a cut-out and on plain paper at other sizes, and report the reading most looks agree on "
-                             "(default %(default)s; 1 reads as device live reads each frame, about 3x faster; "
-                             f"{MAX_LOOKS} reads more tight scans right, each look costing as much as the first)")
+                        help=f"read each image up to N times (1-{MAX_LOOKS}): as it is, then its number's region "
+                             "again as a cut-out and on plain paper at other sizes, and report the reading most looks "
+                             "agree on (default %(default)s; 1 reads as device live reads each frame, about 3x faster; "
+                             f"{MAX_LOOKS} reads more tight scans right: more looks are taken only while the first "
+                             "three disagree, each costing as much as the first)")
 
 
 def load_recognizer(args: argparse.Namespace) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -108,19 +108,43 @@ def test_more_looks_read_every_bundled_sample_and_report_boxes_inside_the_frame(
             assert found == one.read(image)
 
 
-@pytest.mark.parametrize("looks", range(1, views.MAX_LOOKS + 1))
-def test_n_looks_read_a_number_n_times_each_view_once(monkeypatch, looks):
-    rec = Recognizer(options=ReadOptions(looks=looks))
+def _counting_looks(monkeypatch, disagree: bool = False) -> list[tuple[bytes, int]]:
+    """Record every look the recogniser takes (its frame and cut-out text height); with ``disagree``, each
+    look after the first reads its first digit as the look's number, so that no two looks agree."""
     seen: list[tuple[bytes, int]] = []
     real = Recognizer._look
 
     def counted(self, frame, params, *rest):
         seen.append((frame.tobytes(), params.cutout_text_height))
-        return real(self, frame, params, *rest)
+        found = real(self, frame, params, *rest)
+        if disagree and len(seen) > 1 and found:
+            found[0] = replace(found[0], digit=len(seen))
+        return found
 
     monkeypatch.setattr(Recognizer, "_look", counted)
+    return seen
+
+
+@pytest.mark.parametrize("looks", range(1, views.MAX_LOOKS + 1))
+def test_looks_stop_once_the_first_three_agree(monkeypatch, looks):
+    seen = _counting_looks(monkeypatch)
+    rec = Recognizer(options=ReadOptions(looks=looks))
     assert reading_string(rec.read(read_image(SAMPLES / "sample_01.jpg"))) == "827"
-    assert len(seen) == looks and len(set(seen)) == looks  # every look a different view of the number
+    assert len(seen) == min(looks, views.SETTLED_AFTER) and len(set(seen)) == len(seen)
+
+
+def test_looks_that_disagree_go_on_to_the_last_each_view_once(monkeypatch):
+    seen = _counting_looks(monkeypatch, disagree=True)
+    Recognizer(options=ReadOptions(looks=views.MAX_LOOKS)).read(read_image(SAMPLES / "sample_01.jpg"))
+    assert len(seen) == views.MAX_LOOKS and len(set(seen)) == views.MAX_LOOKS  # every look a different view
+
+
+def test_settled_means_the_first_looks_all_read_the_same_number():
+    assert views.settled(["827"] * views.SETTLED_AFTER)
+    assert not views.settled(["827"] * (views.SETTLED_AFTER - 1))
+    assert not views.settled(["827", "827", "821"])
+    assert not views.settled(["827", "827", "827", "821"])  # a look disagreed: all the rest are taken
+    assert not views.settled(["", "", ""])
 
 
 def test_the_views_alternate_cut_outs_and_plain_paper_at_different_sizes():

@@ -46,7 +46,7 @@ from device.recognition.rejections import (
 from device.recognition.runtime import TFLiteModel
 from device.recognition.segment import Segment, SegmentParams, segment
 from device.recognition.split import INK_LEVEL, needs_split, split_mark
-from device.recognition.views import VIEWS, agreed, as_cutout, digits_region, shifted
+from device.recognition.views import VIEWS, agreed, as_cutout, digits_region, settled, shifted
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -206,8 +206,9 @@ class Recognizer:
         min_confidence: float | None,
         timings: MutableMapping[str, float] | None,
     ) -> list[Detection]:
-        """``found``, or the region of its digits read again (as a cut-out, on plain paper, at other sizes: the
-        first ``looks - 1`` of ``VIEWS``), whichever reading most looks agree on (``device.recognition.views``).
+        """``found``, or the region of its digits read again (as a cut-out, on plain paper, at other sizes: up to
+        the first ``looks - 1`` of ``VIEWS``, until the looks are ``settled``), whichever reading most looks agree
+        on (``device.recognition.views``).
         Rejections are the first look's.
         A reading of several lines is kept as it is: scaled to one text height, each of its lines would shrink."""
         gray = to_gray(frame)
@@ -217,7 +218,10 @@ class Recognizer:
         x, y, w, h = region
         crop = np.ascontiguousarray(gray[y : y + h, x : x + w])
         looks = [found]
+        texts = [reading_string(found)]
         for view in VIEWS[: self.options.looks - 1]:
+            if settled(texts):
+                break
             if view.flat:
                 flat, placement = place_cutout(crop, view.height, flat=True)
                 again = self._look(flat, self.options.segment, min_confidence, timings, None)
@@ -225,7 +229,8 @@ class Recognizer:
             else:
                 again = self._look(crop, as_cutout(self.options.segment, view.height), min_confidence, timings, None)
                 looks.append([replace(d, box=shifted(d.box, (x, y))) for d in again])
-        return _renumber_lines(looks[agreed(looks, [reading_string(look) for look in looks])])
+            texts.append(reading_string(looks[-1]))
+        return _renumber_lines(looks[agreed(looks, texts)])
 
     def _look(
         self,
