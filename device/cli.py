@@ -27,8 +27,8 @@ from device.common.argtypes import fraction, frame_size, int_between, parsed_by,
 from device.common.verbosity import set_verbose
 from device.live.arguments import add_serve_argument, add_source_argument
 from device.live.stability import DEFAULT_STABLE_FRAMES
-from device.recognition.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_THREADS, MAX_LOOKS, ReadOptions
-from device.recognition.views import LOOKS
+from device.recognition.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_THREADS, ReadOptions
+from device.recognition.views import LOOKS, MAX_LOOKS
 
 PROG = "device"
 EXIT_USAGE = 2  # usage or input errors

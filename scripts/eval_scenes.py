@@ -28,10 +28,10 @@ from device.common.argtypes import fraction, int_between, positive_int
 from device.common.errors import first_line
 from device.common.images import ImageError, read_image
 from device.common.progress import progress_bar
-from device.recognition.options import MAX_LOOKS, ReadOptions
+from device.recognition.options import ReadOptions
 from device.recognition.recognizer import DEFAULT_MIN_CONFIDENCE, Recognizer, reading_string
 from device.recognition.runtime import ModelError
-from device.recognition.views import LOOKS
+from device.recognition.views import LOOKS, MAX_LOOKS
 
 
 def load_truth(folder: Path) -> list[tuple[str, str]]:

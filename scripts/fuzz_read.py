@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 
 from device.common.argtypes import int_between, positive_int
 from device.common.progress import progress_bar
-from device.recognition.options import MAX_LOOKS, ReadOptions
+from device.recognition.options import ReadOptions
 from device.recognition.recognizer import Recognizer
-from device.recognition.views import LOOKS
+from device.recognition.views import LOOKS, MAX_LOOKS
 
 CHANNELS = (None, 1, 3, 4)  # None: a 2-D gray frame
 DTYPES = ("uint8",) * 6 + ("bool", "uint16", "int64", "float32", "float64")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.recognition.segment import DEFAULT_PARAMS, SegmentParams
-from device.recognition.views import MAX_LOOKS  # the image as it is, then its number's region at other sizes
+from device.recognition.views import MAX_LOOKS
 
 # Below this softmax probability a segmented blob is not reported as a digit: noise, a scribble,
 # the table's texture. Chosen on generated development scenes (see docs/device.md): 0.3-0.4 read the
