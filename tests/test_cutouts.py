@@ -65,6 +65,10 @@ def test_placement_maps_boxes_back_into_the_cutout():
     box = (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
     assert placement.to_frame(box) == (50, 10, 10, 20)
     assert placement.to_frame((0, 0, 640, 480)) == (0, 0, 120, 40)  # clipped to the cut-out
+    # Ink wholly in the repeated edge below the cut-out (it touches the scan's bottom edge) is reported on the
+    # scan's last row, never as a box of no height outside it.
+    below = (round(placement.offset[0] + 30 * placement.scale), round(placement.offset[1] + 45 * placement.scale), 8, 6)
+    assert placement.to_frame(below) == (30, 39, round(8 / placement.scale), 1)
     assert canvas[0, 0] == 220 and canvas[240, 0] == 220  # its edges repeated outwards
 
 

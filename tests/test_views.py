@@ -14,8 +14,10 @@ from device.common.images import read_image
 from device.recognition import views
 from device.recognition.options import ReadOptions
 from device.recognition.placement import CANVAS, analysed_image, place_cutout
-from device.recognition.recognizer import Recognizer, reading_string
+from device.recognition.recognizer import Recognizer, _rejection_in_frame, reading_string
+from device.recognition.rejections import LOW_CONFIDENCE, TOO_SMALL, Rejection
 from device.recognition.segment import DEFAULT_PARAMS
+from device.tools.strings_eval import iou
 
 SAMPLES = Path(__file__).resolve().parent.parent / "device" / "samples"
 
@@ -169,3 +171,41 @@ def test_device_read_takes_looks_and_refuses_a_wrong_count(capsys):
         main(["read", "--looks", "0", sample])
     assert stop.value.code == 2
     assert f"--looks: expected a whole number from 1 to {views.MAX_LOOKS}" in capsys.readouterr().err
+
+
+def test_rejections_are_those_of_the_look_reported_in_the_frames_pixels(monkeypatch):
+    """When a later look's reading wins, ``read_with_rejections`` lists what that look left out (``-v``), so
+    that a digit missing from the reading shown is explained there; its box in the frame's pixels."""
+    real = Recognizer._look
+    taken: list[int] = []
+
+    def drops_the_last_digit_after_the_first_look(self, frame, params, min_confidence, timings, rejections):
+        found = real(self, frame, params, min_confidence, timings, rejections)
+        taken.append(len(found))
+        if len(taken) == 1:
+            return found
+        if rejections is not None:
+            rejections[:] = [Rejection(found[-1].box, TOO_SMALL, 10.0)]
+        return found[:-1]
+
+    image = read_image(SAMPLES / "sample_01.jpg")
+    seven = Recognizer().read(image)[-1]
+    monkeypatch.setattr(Recognizer, "_look", drops_the_last_digit_after_the_first_look)
+    found, rejected = Recognizer(options=ReadOptions(looks=3)).read_with_rejections(image)
+    assert reading_string(found) == "82"  # two looks of three: the cut-out's, the first that gives it
+    assert len(rejected) == 1 and rejected[0].reason == TOO_SMALL
+    assert rejected[0].limit == 10.0  # the cut-out is read in the region's own pixels: nothing to scale
+    assert iou(rejected[0].box, seven.box) > 0.7  # the 7 that the first look read, where it is in the frame
+
+
+def test_a_rejection_on_plain_paper_maps_back_with_its_height_bound():
+    crop = np.full((40, 120), 200, np.uint8)
+    _, placement = place_cutout(crop, views.FLAT_HEIGHT, flat=True)
+    scale, (ox, oy) = placement.scale, placement.offset
+    box = (round(ox + 50 * scale), round(oy + 10 * scale), round(10 * scale), round(20 * scale))
+    small = _rejection_in_frame(Rejection(box, TOO_SMALL, 5 * scale), placement.to_frame,
+                                placement.length_to_frame, (300, 100))
+    assert small.box == (350, 110, 10, 20) and small.limit == pytest.approx(5.0)
+    unsure = _rejection_in_frame(Rejection(box, LOW_CONFIDENCE, 0.4, 7, 0.3), placement.to_frame,
+                                 placement.length_to_frame, (300, 100))
+    assert unsure.box == (350, 110, 10, 20) and unsure.limit == 0.4  # a confidence threshold is no length

@@ -39,16 +39,18 @@ class Placement:
     frame_size: tuple[int, int] | None = None  # boxes are clipped to it when given
 
     def to_frame(self, box: tuple[float, float, float, float]) -> Box:
-        """A box of the analysed image (x, y, w, h) in frame pixels, inside the frame."""
+        """A box of the analysed image (x, y, w, h) in frame pixels, inside the frame and at least 1x1 there: a
+        box wholly in a cut-out's repeated edge (ink that touches the scan's edge) becomes the frame's edge
+        pixels it came from, never a box of no height outside the frame."""
         ox, oy = self.offset
         x0, y0 = (box[0] - ox) / self.scale, (box[1] - oy) / self.scale
         x1, y1 = (box[0] + box[2] - ox) / self.scale, (box[1] + box[3] - oy) / self.scale
+        left, top, right, bottom = round(x0), round(y0), round(x1), round(y1)
         if self.frame_size is not None:
             fw, fh = self.frame_size
-            x0, x1 = min(max(x0, 0.0), fw), min(max(x1, 0.0), fw)
-            y0, y1 = min(max(y0, 0.0), fh), min(max(y1, 0.0), fh)
-        left, top = round(x0), round(y0)
-        return left, top, round(x1) - left, round(y1) - top
+            left, top = min(max(left, 0), fw - 1), min(max(top, 0), fh - 1)
+            right, bottom = min(max(right, left + 1), fw), min(max(bottom, top + 1), fh)
+        return left, top, right - left, bottom - top
 
     def cutout_half(self) -> tuple[int, int, int, int] | None:
         """Where a placed cut-out lies in the analysed image, at half resolution (x0, y0, x1, y1); else None."""

@@ -22,7 +22,7 @@ dashes and ``=`` signs dropped. A mark narrower than any digit but a 1 is not re
 from __future__ import annotations
 
 import time
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -197,7 +197,7 @@ class Recognizer:
         found = self._look(frame, self.options.segment, min_confidence, timings, rejections)
         if self.options.looks < 2 or not found:
             return found
-        return self._agreed_look(frame, found, min_confidence, timings)
+        return self._agreed_look(frame, found, min_confidence, timings, rejections)
 
     def _agreed_look(
         self,
@@ -205,11 +205,13 @@ class Recognizer:
         found: list[Detection],
         min_confidence: float | None,
         timings: MutableMapping[str, float] | None,
+        rejections: list[Rejection] | None,
     ) -> list[Detection]:
         """``found``, or the region of its digits read again (as a cut-out, on plain paper, at other sizes: up to
         the first ``looks - 1`` of ``VIEWS``, until the looks are ``settled``), whichever reading most looks agree
         on (``device.recognition.views``).
-        Rejections are the first look's.
+        ``rejections`` (the first look's, when given) become those of the look reported, in frame pixels: what
+        ``-v`` lists then explains the reading shown (a digit that look left out, and why).
         A reading of several lines is kept as it is: scaled to one text height, each of its lines would shrink."""
         gray = to_gray(frame)
         region = digits_region(found, gray.shape)
@@ -219,18 +221,25 @@ class Recognizer:
         crop = np.ascontiguousarray(gray[y : y + h, x : x + w])
         looks = [found]
         texts = [reading_string(found)]
+        rejected: list[list[Rejection]] = [[]]  # the first look's are ``rejections`` already
         for view in VIEWS[: self.options.looks - 1]:
             if settled(texts):
                 break
+            own: list[Rejection] | None = [] if rejections is not None else None
             if view.flat:
                 flat, placement = place_cutout(crop, view.height, flat=True)
-                again = self._look(flat, self.options.segment, min_confidence, timings, None)
-                looks.append([replace(d, box=shifted(placement.to_frame(d.box), (x, y))) for d in again])
+                again = self._look(flat, self.options.segment, min_confidence, timings, own)
+                to_region, scale = placement.to_frame, placement.length_to_frame
             else:
-                again = self._look(crop, as_cutout(self.options.segment, view.height), min_confidence, timings, None)
-                looks.append([replace(d, box=shifted(d.box, (x, y))) for d in again])
+                again = self._look(crop, as_cutout(self.options.segment, view.height), min_confidence, timings, own)
+                to_region, scale = _same_box, _same_length
+            looks.append([replace(d, box=shifted(to_region(d.box), (x, y))) for d in again])
+            rejected.append([_rejection_in_frame(r, to_region, scale, (x, y)) for r in own or []])
             texts.append(reading_string(looks[-1]))
-        return _renumber_lines(looks[agreed(looks, texts)])
+        chosen = agreed(looks, texts)
+        if rejections is not None and chosen > 0:
+            rejections[:] = rejected[chosen]
+        return _renumber_lines(looks[chosen])
 
     def _look(
         self,
@@ -361,3 +370,24 @@ def _renumber_lines(detections: list[Detection]) -> list[Detection]:
     if all(new_index[d.line] == d.line for d in detections):
         return detections
     return [replace(d, line=new_index[d.line]) for d in detections]
+
+
+def _same_box(box: Box) -> Box:
+    return box
+
+
+def _same_length(value: float) -> float:
+    return value
+
+
+def _rejection_in_frame(
+    rejection: Rejection, to_region: Callable[[Box], Box], to_region_length: Callable[[float], float],
+    origin: tuple[int, int],
+) -> Rejection:
+    """A rejection of a later look (in the pixels of the image that look read) in the frame's pixels: its box
+    through ``to_region`` then moved by the region's ``origin``; a height bound scaled alike (a confidence
+    threshold stays as it is)."""
+    limit = rejection.limit
+    if limit is not None and rejection.reason != LOW_CONFIDENCE:
+        limit = to_region_length(limit)
+    return replace(rejection, box=shifted(to_region(rejection.box), origin), limit=limit)
