@@ -203,9 +203,7 @@ def test_a_rejection_on_plain_paper_maps_back_with_its_height_bound():
     _, placement = place_cutout(crop, views.FLAT_HEIGHT, flat=True)
     scale, (ox, oy) = placement.scale, placement.offset
     box = (round(ox + 50 * scale), round(oy + 10 * scale), round(10 * scale), round(20 * scale))
-    small = _rejection_in_frame(Rejection(box, TOO_SMALL, 5 * scale), placement.to_frame,
-                                placement.length_to_frame, (300, 100))
+    small = _rejection_in_frame(Rejection(box, TOO_SMALL, 5 * scale), placement, (300, 100))
     assert small.box == (350, 110, 10, 20) and small.limit == pytest.approx(5.0)
-    unsure = _rejection_in_frame(Rejection(box, LOW_CONFIDENCE, 0.4, 7, 0.3), placement.to_frame,
-                                 placement.length_to_frame, (300, 100))
+    unsure = _rejection_in_frame(Rejection(box, LOW_CONFIDENCE, 0.4, 7, 0.3), placement, (300, 100))
     assert unsure.box == (350, 110, 10, 20) and unsure.limit == 0.4  # a confidence threshold is no length

@@ -22,7 +22,7 @@ dashes and ``=`` signs dropped. A mark narrower than any digit but a 1 is not re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from device.recognition.decision import best_digits, decided_classes, is_no_digi
 from device.recognition.ensemble import read_probabilities, second_look
 from device.recognition.frames import frame_to_uint8
 from device.recognition.options import DEFAULT_MIN_CONFIDENCE, ReadOptions
-from device.recognition.placement import place_cutout
+from device.recognition.placement import Placement, place_cutout
 from device.recognition.preprocess import InkPolarity, normalize_digits, prepare_crops, prepare_mnist, to_gray
 from device.recognition.rejections import (
     LOW_CONFIDENCE,
@@ -227,14 +227,13 @@ class Recognizer:
                 break
             own: list[Rejection] | None = [] if rejections is not None else None
             if view.flat:
-                flat, placement = place_cutout(crop, view.height, flat=True)
-                again = self._look(flat, self.options.segment, min_confidence, timings, own)
-                to_region, scale = placement.to_frame, placement.length_to_frame
-            else:
-                again = self._look(crop, as_cutout(self.options.segment, view.height), min_confidence, timings, own)
-                to_region, scale = _same_box, _same_length
-            looks.append([replace(d, box=shifted(to_region(d.box), (x, y))) for d in again])
-            rejected.append([_rejection_in_frame(r, to_region, scale, (x, y)) for r in own or []])
+                image, placement = place_cutout(crop, view.height, flat=True)
+                params = self.options.segment
+            else:  # a cut-out is read in the region's own pixels: nothing to map
+                image, placement, params = crop, Placement(), as_cutout(self.options.segment, view.height)
+            again = self._look(image, params, min_confidence, timings, own)
+            looks.append([replace(d, box=shifted(placement.to_frame(d.box), (x, y))) for d in again])
+            rejected.append([_rejection_in_frame(r, placement, (x, y)) for r in own or []])
             texts.append(reading_string(looks[-1]))
         chosen = agreed(looks, texts)
         if rejections is not None and chosen > 0:
@@ -372,22 +371,12 @@ def _renumber_lines(detections: list[Detection]) -> list[Detection]:
     return [replace(d, line=new_index[d.line]) for d in detections]
 
 
-def _same_box(box: Box) -> Box:
-    return box
 
-
-def _same_length(value: float) -> float:
-    return value
-
-
-def _rejection_in_frame(
-    rejection: Rejection, to_region: Callable[[Box], Box], to_region_length: Callable[[float], float],
-    origin: tuple[int, int],
-) -> Rejection:
+def _rejection_in_frame(rejection: Rejection, placement: Placement, origin: tuple[int, int]) -> Rejection:
     """A rejection of a later look (in the pixels of the image that look read) in the frame's pixels: its box
-    through ``to_region`` then moved by the region's ``origin``; a height bound scaled alike (a confidence
+    through ``placement`` then moved by the region's ``origin``; a height bound scaled alike (a confidence
     threshold stays as it is)."""
     limit = rejection.limit
     if limit is not None and rejection.reason != LOW_CONFIDENCE:
-        limit = to_region_length(limit)
-    return replace(rejection, box=shifted(to_region(rejection.box), origin), limit=limit)
+        limit = placement.length_to_frame(limit)
+    return replace(rejection, box=shifted(placement.to_frame(rejection.box), origin), limit=limit)
