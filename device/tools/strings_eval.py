@@ -13,6 +13,10 @@ Each image goes through exactly what ``device read`` does (``read_image``, ``Rec
 - **right length**: as many digits read as written (segmentation found the right count);
 - **digit error rate**: edit distance between the digits read and written, over all digits written;
 - **box recall**: written digits (where boxes exist) that a reported digit's box overlaps at IoU >= 0.5;
+- **read right cut out by their boxes** (where every digit has a box): numbers whose every digit the classifier
+  reads right when each is cut out by its box, as ``device eval --boxes`` cuts them: what a segmentation that
+  found exactly the written boxes would read with this model. The misses among them are the segmentation's;
+  the others have a digit the classifier misreads even when it is handed over on its own;
 - **ms per image**: median time of ``Recognizer.read`` alone (not decoding or framing).
 
 ``framed=True`` puts each image where a camera would: scaled to 100 px high (narrower than 600 px), centred in a
@@ -34,8 +38,11 @@ import numpy as np
 from device.common.files import write_atomic
 from device.common.images import ImageError, read_image
 from device.data.digitsets import DataError
-from device.data.stringsets import load_string_set
+from device.data.stringsets import crop_box, load_string_set
+from device.recognition.decision import decided_classes
+from device.recognition.ensemble import read_probabilities
 from device.recognition.placement import CUTOUT_MAX_WIDTH, paper_colour, place_cutout
+from device.recognition.preprocess import normalize_digit, to_gray
 from device.recognition.recognizer import Detection, Recognizer, reading_string
 
 Box = tuple[int, int, int, int]  # x, y, width, height
@@ -68,6 +75,7 @@ class StringResult:
     edits: int = 0  # edit distance between the digits read and written
     boxes: int = 0  # written digits with a box ...
     boxes_found: int = 0  # ... and those a reported box overlaps at IoU >= 0.5
+    boxed_right: bool | None = None  # every digit read right when cut out by its box (None: not a box per digit)
 
     @property
     def exact(self) -> bool:
@@ -91,6 +99,10 @@ class StringsReport:
     edits: int
     boxes: int
     boxes_found: int
+    boxed: int  # numbers with a box per digit ...
+    boxed_right: int  # ... whose every digit is read right when cut out by its box ...
+    boxed_right_missed: int  # ... and yet read wrong as a whole: the segmentation's misses
+    boxed_missed: int  # numbers with a box per digit read wrong as a whole (the segmentation's and the classifier's)
     unreadable: int
     median_ms: float
     results: list[StringResult] = field(default_factory=list, repr=False)
@@ -103,6 +115,7 @@ class StringsReport:
             right_length_rate=_rate(self.right_length, self.count),
             digit_error_rate=_rate(self.edits, self.digits),
             box_recall=_rate(self.boxes_found, self.boxes) if self.boxes else None,
+            boxed_right_rate=_rate(self.boxed_right, self.boxed) if self.boxed else None,
         )
         return figures
 
@@ -119,6 +132,13 @@ class StringsReport:
         if self.boxes:
             lines.append(f"box recall (IoU >= {IOU_MATCH}): {self.boxes_found}/{self.boxes} = "
                          f"{_percent(self.boxes_found, self.boxes)}")
+            if self.boxed:
+                lines.append(f"read right cut out by their boxes: {self.boxed_right}/{self.boxed} = "
+                             f"{_percent(self.boxed_right, self.boxed)} (what a segmentation finding exactly "
+                             "the written boxes would read)")
+                lines.append(f"misses: {self.boxed_missed}; with every boxed digit read right (the segmentation's): "
+                             f"{self.boxed_right_missed}; with a boxed digit misread (the classifier's): "
+                             f"{self.boxed_missed - self.boxed_right_missed}")
         else:
             lines.append("box recall: no digit boxes in this set")
         if self.unreadable:
@@ -262,6 +282,10 @@ def evaluate_strings(
         edits=sum(r.edits for r in results),
         boxes=sum(r.boxes for r in results),
         boxes_found=sum(r.boxes_found for r in results),
+        boxed=sum(r.boxed_right is not None for r in results),
+        boxed_right=sum(bool(r.boxed_right) for r in results),
+        boxed_right_missed=sum(bool(r.boxed_right) and not r.exact for r in results),
+        boxed_missed=sum(r.boxed_right is not None and not r.exact for r in results),
         unreadable=sum(r.reading is None for r in results),
         median_ms=1000.0 * float(np.median(seconds)) if seconds else 0.0,
         results=results,
@@ -286,10 +310,26 @@ def _read_one(recognizer: Recognizer, case: StringCase, framed: bool, on_miss: F
         edits=edit_distance(reading.replace(" ", ""), case.digits),
         boxes=len(boxes),
         boxes_found=boxes_matched(boxes, [d.box for d in detections]) if boxes else 0,
+        boxed_right=boxed_digits_right(recognizer, image, case),
     )
     if on_miss is not None and not result.exact:
         on_miss(case, frame, detections, reading, boxes)
     return result
+
+
+def boxed_digits_right(recognizer: Recognizer, image: np.ndarray, case: StringCase) -> bool | None:
+    """Whether the classifier reads every digit of ``case`` right, each cut out of ``image`` by its own box and
+    read as the device reads a digit (normalised as a camera crop, the second look, the non-digit decision);
+    None where the case has no box per digit."""
+    if not case.boxes or len(case.boxes) != len(case.digits) or not case.digits.isdigit():
+        return None
+    gray = to_gray(image)
+    crops = [crop_box(gray, box) for box in case.boxes]
+    if any(crop.size == 0 for crop in crops):
+        return False
+    digits = np.stack([normalize_digit(crop, ink="dark") for crop in crops])
+    read = decided_classes(read_probabilities(recognizer.model.predict, digits))
+    return bool(np.array_equal(read, [int(d) for d in case.digits]))
 
 
 # --------------------------------------------------------------------------------------------
