@@ -353,7 +353,8 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
                          help="place each image, 100 px high, in a 640x480 frame of its paper colour, as a camera "
                               "would see it")
     strings.add_argument("--failures", metavar="DIR", type=Path,
-                         help="write a picture of each miss into DIR (created): boxes read and written, truth, reading")
+                         help="write a picture of each miss into DIR (created): boxes read and written, truth, "
+                              "reading, and whose miss it is")
     strings.add_argument("--json", action="store_true", help="print the figures as JSON")
     _add_looks(strings)
     strings.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE, metavar="C",

@@ -93,8 +93,13 @@ def test_each_number_is_also_read_cut_out_by_its_boxes(strings_folder, capsys):
     assert figures["boxed_right_rate"] == pytest.approx(0.75)
     # A reader that keeps nothing misses every number, although each boxed digit is still read right:
     # those misses are the segmentation's (what the reader kept), and the table says so.
-    report = evaluate_strings(Recognizer(min_confidence=1.0), strings_folder)
+    whose: dict[str, str] = {}
+    report = evaluate_strings(Recognizer(min_confidence=1.0), strings_folder,
+                              on_miss=lambda case, *rest: whose.update({case.file.name: rest[-1]}))
     assert report.exact == 0 and report.boxed_right == 3 and report.boxed_right_missed == 3
+    # each miss is handed on (to its picture's caption) with whose it is
+    assert whose == {"n1.png": "segmentation", "n2.png": "segmentation", "n3.png": "segmentation",
+                     "n4.png": "classifier"}
     assert "misses: 4; with every boxed digit read right (the segmentation's): 3; with a boxed digit misread " \
            "(the classifier's): 1" in report.table()
 

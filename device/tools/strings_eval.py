@@ -252,7 +252,8 @@ def boxes_matched(truth: Sequence[Box], found: Sequence[Box], threshold: float =
 # --------------------------------------------------------------------------------------------
 # The evaluation
 # --------------------------------------------------------------------------------------------
-FailureSink = Callable[[StringCase, np.ndarray, list[Detection], str, tuple[Box, ...]], None]
+# (case, frame, detections, reading, boxes in the frame, whose miss: "segmentation", "classifier" or "" unknown)
+FailureSink = Callable[[StringCase, np.ndarray, list[Detection], str, tuple[Box, ...], str], None]
 
 
 def evaluate_strings(
@@ -263,8 +264,9 @@ def evaluate_strings(
     progress: Callable[[int], Any] | None = None,
     cases: Sequence[StringCase] | None = None,
 ) -> StringsReport:
-    """Read every image of the folder and score it. ``on_miss(case, frame, detections, reading, boxes)`` gets
-    each miss (to draw it); ``progress(1)`` is called per image. Raises DataError for a folder that is not a set."""
+    """Read every image of the folder and score it. ``on_miss(case, frame, detections, reading, boxes, whose)``
+    gets each miss (to draw it); ``progress(1)`` is called per image. Raises DataError for a folder that is not
+    a set."""
     cases = load_cases(folder) if cases is None else cases
     results: list[StringResult] = []
     for case in cases:
@@ -313,7 +315,8 @@ def _read_one(recognizer: Recognizer, case: StringCase, framed: bool, on_miss: F
         boxed_right=boxed_digits_right(recognizer, image, case),
     )
     if on_miss is not None and not result.exact:
-        on_miss(case, frame, detections, reading, boxes)
+        whose = {True: "segmentation", False: "classifier", None: ""}[result.boxed_right]
+        on_miss(case, frame, detections, reading, boxes, whose)
     return result
 
 
@@ -340,8 +343,9 @@ MIN_PICTURE_HEIGHT = 240  # small scans are enlarged so that the labels stay rea
 
 
 def miss_picture(frame: np.ndarray, detections: Sequence[Detection], truth: str, reading: str,
-                 boxes: Sequence[Box]) -> np.ndarray:
-    """The frame with what was read (green boxes, digits) and what is written (blue boxes), and a caption."""
+                 boxes: Sequence[Box], whose: str = "") -> np.ndarray:
+    """The frame with what was read (green boxes, digits) and what is written (blue boxes), and a caption (with
+    whose miss it is, the segmentation's or the classifier's, when known)."""
     from device.live.draw import annotate
 
     scale = max(1.0, MIN_PICTURE_HEIGHT / frame.shape[0])
@@ -351,8 +355,8 @@ def miss_picture(frame: np.ndarray, detections: Sequence[Detection], truth: str,
         cv2.rectangle(picture, (round(x * scale), round(y * scale)),
                       (round((x + w) * scale), round((y + h) * scale)), TRUTH_COLOR, 1)
     caption = np.full((28, picture.shape[1], 3), 255, np.uint8)
-    cv2.putText(caption, f"truth {truth}  read {reading or '(nothing)'}", (4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
-                (0, 0, 0), 1, cv2.LINE_AA)
+    text = f"truth {truth}  read {reading or '(nothing)'}" + (f"  ({whose})" if whose else "")
+    cv2.putText(caption, text, (4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([picture, caption])
 
 
@@ -364,8 +368,8 @@ def failure_writer(folder: Path) -> FailureSink:
     folder.mkdir(parents=True, exist_ok=True)
 
     def write(case: StringCase, frame: np.ndarray, detections: list[Detection], reading: str,
-              boxes: tuple[Box, ...]) -> None:
-        picture = miss_picture(frame, detections, case.text, reading, boxes)
+              boxes: tuple[Box, ...], whose: str = "") -> None:
+        picture = miss_picture(frame, detections, case.text, reading, boxes, whose)
         ok, encoded = cv2.imencode(".png", picture)
         if not ok:
             raise OSError(f"cannot encode the picture of {case.file}")
