@@ -371,7 +371,6 @@ def _renumber_lines(detections: list[Detection]) -> list[Detection]:
     return [replace(d, line=new_index[d.line]) for d in detections]
 
 
-
 def _rejection_in_frame(rejection: Rejection, placement: Placement, origin: tuple[int, int]) -> Rejection:
     """A rejection of a later look (in the pixels of the image that look read) in the frame's pixels: its box
     through ``placement`` then moved by the region's ``origin``; a height bound scaled alike (a confidence

@@ -39,10 +39,8 @@ from device.common.files import write_atomic
 from device.common.images import ImageError, read_image
 from device.data.digitsets import DataError
 from device.data.stringsets import crop_box, load_string_set
-from device.recognition.decision import decided_classes
-from device.recognition.ensemble import read_probabilities
 from device.recognition.placement import CUTOUT_MAX_WIDTH, paper_colour, place_cutout
-from device.recognition.preprocess import normalize_digit, to_gray
+from device.recognition.preprocess import to_gray
 from device.recognition.recognizer import Detection, Recognizer, reading_string
 
 Box = tuple[int, int, int, int]  # x, y, width, height
@@ -322,17 +320,16 @@ def _read_one(recognizer: Recognizer, case: StringCase, framed: bool, on_miss: F
 
 def boxed_digits_right(recognizer: Recognizer, image: np.ndarray, case: StringCase) -> bool | None:
     """Whether the classifier reads every digit of ``case`` right, each cut out of ``image`` by its own box and
-    read as the device reads a digit (normalised as a camera crop, the second look, the non-digit decision);
-    None where the case has no box per digit."""
+    read as the device reads a digit (``Recognizer.classify``: normalised as a camera crop, the second look, the
+    non-digit decision); None where the case has no box per digit."""
     if not case.boxes or len(case.boxes) != len(case.digits) or not case.digits.isdigit():
         return None
     gray = to_gray(image)
     crops = [crop_box(gray, box) for box in case.boxes]
     if any(crop.size == 0 for crop in crops):
         return False
-    digits = np.stack([normalize_digit(crop, ink="dark") for crop in crops])
-    read = decided_classes(read_probabilities(recognizer.model.predict, digits))
-    return bool(np.array_equal(read, [int(d) for d in case.digits]))
+    classes, _ = recognizer.classify(crops, ink="dark")
+    return bool(np.array_equal(classes, [int(d) for d in case.digits]))
 
 
 # --------------------------------------------------------------------------------------------
