@@ -33,6 +33,7 @@ class ConvertOptions:
     num_threads: int = 1
     progress: bool = True
     logit_floor: bool = True  # int8 only: clamp hopeless logits for finer steps (convert/logit_floor.py)
+    recipe: str | None = None  # the training recipe to record when the model's run left no config.json
 
     def __post_init__(self) -> None:
         if self.kind not in ("int8", "float32"):

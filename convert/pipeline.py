@@ -1,7 +1,7 @@
 """The whole conversion: load, calibrate, convert, check integer ops, validate, then write.
 
-Nothing is written until the converted model has passed every check; the ``.tflite`` and its
-metadata sidecar (device/modelinfo.py) are then written atomically side by side.
+Nothing is written until the converted model has passed every check; the ``.tflite`` is then written
+atomically, with its metadata inside it (device/recognition/modelinfo.py, convert/embed.py).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import numpy as np
 
 from convert.calibration import digit_set_calibration, mnist_calibration, with_non_digits
 from convert.converter import ConvertError, convert_model, float_ops, load_keras_model
+from convert.embed import EmbedError, with_model_info
 from convert.logit_floor import with_logit_floor
 from convert.options import ConvertOptions
 from convert.validate import AccuracyCheck, check_accuracy
 from device.common.files import write_atomic
 from device.common.shapes import INPUT_SHAPE, LABELS, NON_DIGIT_LABEL, NUM_CLASSES
-from device.recognition.modelinfo import Accuracy, ModelInfo, write_model_info
-from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
+from device.recognition.modelinfo import Accuracy, ModelInfo
+from device.recognition.preprocess import INPUT_NORMALISATION, PREPROCESS_VERSION, prepare_mnist
 from device.recognition.runtime import ModelError, TFLiteModel
 
 __all__ = ["AccuracyDropError", "ConvertError", "ConvertOptions", "ConvertResult", "convert_keras_file"]
@@ -72,7 +73,7 @@ def load_mnist_arrays(data_path: Path | None) -> tuple[np.ndarray, np.ndarray, n
 
 def convert_keras_file(model_path: str | Path, out_path: str | Path,
                        options: ConvertOptions | None = None, log=print) -> ConvertResult:
-    """Convert ``model_path`` (.keras) to ``out_path`` (.tflite + .json sidecar) after validating it.
+    """Convert ``model_path`` (.keras) to ``out_path`` (.tflite, metadata inside) after validating it.
 
     ConvertError (one-line message) when the input, data or conversion is unusable;
     AccuracyDropError when the TFLite model loses more than ``options.max_drop_points``.
@@ -85,6 +86,7 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
     if not out_path.parent.is_dir():
         raise ConvertError(f"output folder does not exist: {out_path.parent}")
     model = load_keras_model(model_path)
+    training = _training_record(model_path, options.recipe)
     train_x, test_x, test_y = load_mnist_arrays(options.data_path)
     non_digit = int(model.outputs[0].shape[-1]) == NUM_CLASSES + 1
     labels = (*LABELS, NON_DIGIT_LABEL) if non_digit else LABELS
@@ -128,10 +130,9 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
     test_images = prepare_mnist(test_x)
     with tempfile.TemporaryDirectory(prefix="convert-check-") as tmp:
         candidate = Path(tmp) / out_path.name
-        candidate.write_bytes(tflite_bytes)
         provisional = ModelInfo(preprocess_version=PREPROCESS_VERSION, input_shape=INPUT_SHAPE, labels=labels,
                                 kind=options.kind)
-        write_model_info(candidate, provisional)  # the runtime then reads it as the device will
+        candidate.write_bytes(_embed(tflite_bytes, provisional))  # the runtime reads it as the device will
         try:
             runtime = TFLiteModel(candidate, num_threads=options.num_threads)
             check = check_accuracy(model, runtime, test_images, test_y, options.max_drop_points,
@@ -152,14 +153,32 @@ def convert_keras_file(model_path: str | Path, out_path: str | Path,
         kind=options.kind,
         input_quantization=runtime.input_quantization,
         output_quantization=runtime.output_quantization,
+        input_normalisation=dict(INPUT_NORMALISATION),
         accuracy=Accuracy(keras=check.keras, tflite=check.tflite, test_set="MNIST test", count=check.count),
         source_model=model_path.name,
         source_sha256=file_sha256(model_path),
+        training=training,
         calibration=calibration_record,
         tools=tool_versions(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    write_atomic(out_path, tflite_bytes)
-    write_model_info(out_path, info)
-    return ConvertResult(out_path, info, check, len(tflite_bytes))
+    model_file = _embed(tflite_bytes, info)
+    write_atomic(out_path, model_file)
+    return ConvertResult(out_path, info, check, len(model_file))
+
+
+def _embed(tflite_bytes: bytes, info: ModelInfo) -> bytes:
+    try:
+        return with_model_info(tflite_bytes, info)
+    except EmbedError as exc:
+        raise ConvertError(f"cannot store the metadata in the model: {exc}") from None
+
+
+def _training_record(model_path: Path, recipe: str | None) -> dict:
+    from train.provenance import training_record
+
+    try:
+        return training_record(model_path, recipe)
+    except ValueError as exc:
+        raise ConvertError(str(exc)) from None
 

@@ -23,109 +23,41 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from device.common.argtypes import fraction, frame_size, int_between, parsed_by, positive_int
+from device.cli_options import (
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    PROG,
+    CommandError,
+    add_looks,
+    fail,
+    load_recognizer,
+    reading_options,
+    subcommand,
+)
+from device.common.argtypes import frame_size, parsed_by, positive_int
 from device.common.verbosity import set_verbose
 from device.live.arguments import add_serve_argument, add_source_argument
 from device.live.stability import DEFAULT_STABLE_FRAMES
-from device.recognition.options import DEFAULT_MIN_CONFIDENCE, DEFAULT_THREADS, ReadOptions
-from device.recognition.views import LOOKS, MAX_LOOKS
-
-PROG = "device"
-EXIT_USAGE = 2  # usage or input errors
-EXIT_STOPPED = 1  # a camera stopped for good mid-run
+from device.tools.info import add_info_parser
+from device.tools.measure_cli import add_bench_parser, add_eval_parser
 
 # (module, function): optional subcommands written elsewhere; skipped when the module is absent.
 OPTIONAL_SUBCOMMANDS: tuple[tuple[str, str], ...] = (("device.tools.collect", "add_collect_parser"),)
-
-
-class CommandError(Exception):
-    """A one-line, user-facing error; ends the command with exit code 2."""
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return code
-
-
-# --------------------------------------------------------------------------------------------
-# Shared options and helpers
-# --------------------------------------------------------------------------------------------
-def _model_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", "-m", metavar="M", type=Path, default=None,
-                        help="TFLite model (default: the bundled int8 model)")
-    common.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS, metavar="N",
-                        help="interpreter threads (default %(default)s)")
-    common.add_argument("--verbose", "-v", action="store_true", help="say which runtime and model were loaded")
-    return common
-
-
-def _reading_options() -> argparse.ArgumentParser:
-    """``--model``, ``--threads``, ``--verbose`` and ``--min-confidence``: what reading a frame needs."""
-    reading = argparse.ArgumentParser(add_help=False, parents=[_model_options()])
-    reading.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
-                         help="drop detections less sure than this (0-1, default %(default)s)")
-    return reading
-
-
-def read_options(args: argparse.Namespace) -> ReadOptions:
-    """The ReadOptions the flags ask for (``--min-confidence`` where the subcommand has it)."""
-    extra: dict[str, Any] = {}
-    if "min_confidence" in args:
-        extra["min_confidence"] = args.min_confidence
-    if "looks" in args:
-        extra["looks"] = args.looks
-    return ReadOptions(model=args.model, num_threads=args.threads, **extra)
-
-
-def _add_looks(parser: argparse.ArgumentParser | Any) -> None:
-    """``--looks N``: how many looks a still image gets (device/recognition/views.py)."""
-    parser.add_argument("--looks", type=int_between(1, MAX_LOOKS), default=LOOKS, metavar="N",
-                        help=f"read each image up to N times (1-{MAX_LOOKS}): as it is, then its number's region "
-                             "again as a cut-out and on plain paper at other sizes, and report the reading most looks "
-                             "agree on (default %(default)s; 1 reads as device live reads each frame, about 3x faster; "
-                             f"{MAX_LOOKS} reads more tight scans right: more looks are taken only while the first "
-                             "three disagree, each costing as much as the first)")
-
-
-def load_recognizer(args: argparse.Namespace) -> Any:
-    """The Recognizer for the flags; CommandError if the model is unusable."""
-    from device.recognition.recognizer import Recognizer
-    from device.recognition.runtime import ModelError
-
-    try:
-        recognizer = Recognizer(options=read_options(args))
-    except ModelError as exc:
-        raise CommandError(str(exc)) from None
-    if args.verbose:
-        model = recognizer.model
-        kind = model.metadata.kind if model.metadata else "no metadata"
-        print(f"{PROG}: runtime {model.runtime_name}, model {model.path} ({model.input_dtype.name} input, "
-              f"{kind}), {model.num_threads} thread(s)", file=sys.stderr)
-    return recognizer
-
-
-def _subcommand(subparsers: Any, name: str, handler: Callable[[argparse.Namespace], int],
-                parent: argparse.ArgumentParser, summary: str, description: str) -> argparse.ArgumentParser:
-    """A subparser with the shared options of ``parent`` whose ``args.handler`` runs the subcommand."""
-    parser = subparsers.add_parser(name, parents=[parent], help=summary, description=description)
-    parser.set_defaults(handler=handler)
-    return parser
 
 
 # --------------------------------------------------------------------------------------------
 # device read
 # --------------------------------------------------------------------------------------------
 def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = _subcommand(
-        subparsers, "read", run_read, _reading_options(), "read the digits in still images",
+    parser = subcommand(
+        subparsers, "read", run_read, reading_options(), "read the digits in still images",
         "Read the handwritten digits in images (dark ink on light paper). Prints one line per "
         "image, 'FILE: DIGITS' (lines of text separated by a space; a point, comma or dash found between digits "
         "is shown, as in 18.014), or JSON with --json. When an image "
         "gives no digits, a line on standard error says why (with -v: every mark left out, and why).",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    _add_looks(parser)
+    add_looks(parser)
     parser.add_argument("--json", action="store_true", help="print JSON: boxes, digits and confidences")
     parser.add_argument("--save-annotated", metavar="DIR", type=Path,
                         help="write each image with boxes and digits drawn into DIR (created if needed)")
@@ -174,7 +106,7 @@ def run_read(args: argparse.Namespace) -> int:
         try:
             args.save_annotated.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            return _fail(f"--save-annotated {args.save_annotated}: cannot create the folder ({exc.strerror})")
+            return fail(f"--save-annotated {args.save_annotated}: cannot create the folder ({exc.strerror})")
     recognizer = load_recognizer(args)
     failures = 0
     documents = []
@@ -212,8 +144,8 @@ def _output_spec(text: str) -> Any:
 
 
 def add_live_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = _subcommand(
-        subparsers, "live", run_live_command, _reading_options(), "recognise digits live from a camera (or a video)",
+    parser = subcommand(
+        subparsers, "live", run_live_command, reading_options(), "recognise digits live from a camera (or a video)",
         "Read digits live: capture, segment, normalise, preprocess, infer, and show the frame "
         "with boxes, digits, confidences and FPS (or, with --headless, print each reading once it has "
         "held still for a few frames).",
@@ -304,7 +236,7 @@ def run_live_command(args: argparse.Namespace) -> int:
         source = open_source(args.source, want_display=not args.headless or bool(args.serve), size=args.size,
                              loop=args.loop)
     except SourceError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if no_window is not None:
         then = "serving the web view only" if args.serve else "running headless (readings printed below)"
         print(f"{PROG}: {no_window}; {then}", file=sys.stderr)
@@ -313,149 +245,17 @@ def run_live_command(args: argparse.Namespace) -> int:
             sinks = build_live_sinks(args, source.live)
         except LiveError as exc:
             hint = "" if args.headless else " (or run with --headless)"
-            return _fail(f"{exc}{hint}")
+            return fail(f"{exc}{hint}")
         try:
             stats = run_live(source, recognizer, sinks, stable_frames=args.stable_frames, max_frames=args.max_frames)
         except NoFramesError as exc:  # a file or folder with nothing in it: the user's input, not a camera
-            return _fail(str(exc))
+            return fail(str(exc))
         except SourceError as exc:
             print(f"{PROG}: {exc}; stopping", file=sys.stderr)
             return EXIT_STOPPED
     if args.verbose:
         print(f"{PROG}: {stats.frames} frames ({stats.bad_frames} skipped) in {stats.seconds:.1f} s, "
               f"{stats.fps:.1f} FPS", file=sys.stderr)
-    return 0
-
-
-# --------------------------------------------------------------------------------------------
-# device eval
-# --------------------------------------------------------------------------------------------
-def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = _subcommand(
-        subparsers, "eval", run_eval, _model_options(), "accuracy of a model on labelled digit images",
-        "Accuracy and per-class table of a TFLite model on labelled digits: an .npz (x/y, else the "
-        "test part of a Keras-layout file) or a folder of 0/ ... 9/ subfolders of images. Digits that are "
-        "not already MNIST-style are normalised as camera crops are. With --strings, whole numbers instead: "
-        "each image of a strings folder is read as device read does and compared with its truth.",
-    )
-    data = parser.add_mutually_exclusive_group(required=True)
-    data.add_argument("--npz", metavar="FILE", type=Path, help="x/y or Keras-layout .npz")
-    data.add_argument("--folder", metavar="DIR", type=Path, help="folder with subfolders 0/ ... 9/ of images")
-    data.add_argument("--boxes", metavar="DIR", type=Path,
-                      help="the boxed digits of a strings folder (digit_boxes.csv, see --strings), each cut out and "
-                           "normalised as a camera crop: how well the classifier reads real handwritten digits")
-    data.add_argument("--strings", metavar="DIR", type=Path,
-                      help="images of numbers: labels.csv (file,digits_left_to_right or file,text), optionally "
-                           "digit_boxes.csv (file,digit,x,y,w,h); or a set made by python -m train.scenes. "
-                           "Prints exact strings, right length, digit error rate, box recall, ms per image")
-    strings = parser.add_argument_group("with --strings")
-    strings.add_argument("--framed", action="store_true",
-                         help="place each image, 100 px high, in a 640x480 frame of its paper colour, as a camera "
-                              "would see it")
-    strings.add_argument("--failures", metavar="DIR", type=Path,
-                         help="write a picture of each miss into DIR (created): boxes read and written, truth, "
-                              "reading, and whose miss it is")
-    strings.add_argument("--json", action="store_true", help="print the figures as JSON")
-    _add_looks(strings)
-    strings.add_argument("--min-confidence", type=fraction, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
-                         help="drop detections less sure than this (0-1, default %(default)s)")
-    return parser
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    from device.common.progress import progress_bar
-    from device.data.digitsets import DataError
-    from device.tools.evaluate import evaluate_model, load_eval_set
-
-    if args.strings is not None:
-        return run_strings_eval(args)
-    used = [flag for flag, on in (("--framed", args.framed), ("--failures", args.failures is not None),
-                                  ("--json", args.json)) if on]
-    if used:
-        return _fail(f"{', '.join(used)} only go with --strings DIR")
-    try:
-        digits = _boxed_digits(args.boxes) if args.boxes is not None else load_eval_set(args.npz or args.folder)
-    except DataError as exc:
-        return _fail(f"--boxes: {exc}" if args.boxes is not None else str(exc))
-    recognizer = load_recognizer(args)
-    with progress_bar(total=len(digits), desc="eval", unit="digit", disable=len(digits) < 1000) as bar:
-        result = evaluate_model(recognizer.model, digits, progress=bar.update)
-    print(f"model: {recognizer.model.path}")
-    print(result.table())
-    return 0
-
-
-def _boxed_digits(folder: Path):
-    """Every boxed digit of a strings folder, normalised as a camera crop (device/data/stringsets.py)."""
-    from device.data.stringsets import digit_crops, load_string_set
-
-    return digit_crops(load_string_set(folder)).digits
-
-
-def run_strings_eval(args: argparse.Namespace) -> int:
-    """``device eval --strings DIR``: whole numbers read against their truth (device/tools/strings_eval.py)."""
-    from device.common.errors import os_error_text
-    from device.common.progress import progress_bar
-    from device.data.digitsets import DataError
-    from device.tools.strings_eval import evaluate_strings, failure_writer, load_cases
-
-    try:
-        cases = load_cases(args.strings)
-    except DataError as exc:
-        return _fail(f"--strings: {exc}")
-    on_miss = None
-    if args.failures is not None:
-        try:
-            on_miss = failure_writer(args.failures)
-        except OSError as exc:
-            return _fail(f"--failures {args.failures}: cannot create the folder ({os_error_text(exc)})")
-    recognizer = load_recognizer(args)
-    try:
-        with progress_bar(total=len(cases), desc="strings", unit="image") as bar:
-            report = evaluate_strings(recognizer, args.strings, framed=args.framed, on_miss=on_miss,
-                                      progress=bar.update, cases=cases)
-    except OSError as exc:
-        return _fail(f"--failures {args.failures}: cannot write a picture ({os_error_text(exc)})")
-    if args.json:
-        print(json.dumps({"model": str(recognizer.model.path), "min_confidence": args.min_confidence,
-                          **report.figures()}, indent=1))
-    else:
-        print(f"model: {recognizer.model.path}, min confidence {args.min_confidence}")
-        print(report.table())
-    return 0
-
-
-# --------------------------------------------------------------------------------------------
-# device bench
-# --------------------------------------------------------------------------------------------
-def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = _subcommand(
-        subparsers, "bench", run_bench_command, _reading_options(), "time per stage, FPS, memory, vs. a naive loop",
-        "Time the pipeline per stage on one frame (default: the bundled 640x480 sample with six "
-        "digits), report FPS and peak memory, and compare with a naive loop that builds a new "
-        "interpreter for every frame.",
-    )
-    parser.add_argument("--image", type=Path, default=None, help="the frame to time (a JPEG or PNG)")
-    parser.add_argument("--frames", type=positive_int, default=100, metavar="N",
-                        help="frames timed through the pipeline (default %(default)s)")
-    parser.add_argument("--naive-frames", type=positive_int, default=20, metavar="N",
-                        help="frames timed through the naive loop (default %(default)s)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    return parser
-
-
-def run_bench_command(args: argparse.Namespace) -> int:
-    from device.tools.bench import BenchError, default_bench_image, run_bench
-
-    try:
-        image = args.image or default_bench_image()
-        if not image.is_file():
-            raise BenchError(f"{image}: no such file")
-        recognizer = load_recognizer(args)
-        result = run_bench(recognizer, image, frames=args.frames, naive_frames=args.naive_frames)
-    except BenchError as exc:
-        return _fail(str(exc))
-    print(json.dumps(result.to_dict(), indent=1) if args.json else result.report())
     return 0
 
 
@@ -467,6 +267,7 @@ SUBCOMMANDS: tuple[Callable[[Any], argparse.ArgumentParser], ...] = (
     add_read_parser,
     add_eval_parser,
     add_bench_parser,
+    add_info_parser,
 )
 
 
@@ -500,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except CommandError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except KeyboardInterrupt:
         print(f"{PROG}: stopped", file=sys.stderr)
         return 130

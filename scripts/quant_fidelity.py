@@ -21,9 +21,11 @@ import numpy as np
 
 from convert.calibration import mnist_calibration
 from convert.converter import convert_model, load_keras_model
+from convert.embed import with_model_info
 from convert.logit_floor import with_logit_floor
 from convert.validate import keras_predictions, tflite_predictions
-from device.recognition.modelinfo import ModelInfo, write_model_info
+from device.common.shapes import LABELS, NON_DIGIT_LABEL
+from device.recognition.modelinfo import ModelInfo
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from device.recognition.runtime import INPUT_SHAPE, TFLiteModel
 from train.augment import augment_batch
@@ -37,8 +39,10 @@ def int8_runtime(model, calibration: np.ndarray, folder: Path, logit_floor: bool
     if logit_floor:
         model, _ = with_logit_floor(model, calibration)
     path = folder / f"calib-{len(calibration)}.tflite"
-    path.write_bytes(convert_model(model, "int8", "int8", calibration))
-    write_model_info(path, ModelInfo(preprocess_version=PREPROCESS_VERSION, input_shape=INPUT_SHAPE, kind="int8"))
+    info = ModelInfo(preprocess_version=PREPROCESS_VERSION, input_shape=INPUT_SHAPE,
+                     labels=LABELS if int(model.outputs[0].shape[-1]) == len(LABELS) else (*LABELS, NON_DIGIT_LABEL),
+                     kind="int8")
+    path.write_bytes(with_model_info(convert_model(model, "int8", "int8", calibration), info))
     return TFLiteModel(path)
 
 

@@ -166,7 +166,7 @@ def test_a_keras_model_given_as_model_says_to_convert_it(tmp_path, capsys):
         model.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
         assert main(["read", "--model", str(model), str(SAMPLES / "sample_01.jpg")]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1, err  # no warning about a missing sidecar first
+        assert err.count("\n") == 1, err  # no note about the model's metadata first
         assert "is a Keras model" in err and "convert --int8" in err
 
 

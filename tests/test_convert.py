@@ -16,7 +16,7 @@ from convert import pipeline
 from convert.cli import build_parser, main
 from convert.converter import float_ops
 from convert.pipeline import AccuracyDropError, ConvertOptions, convert_keras_file
-from device.recognition.modelinfo import read_model_info, sidecar_path
+from device.recognition.modelinfo import find_model_info, sidecar_path
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from device.recognition.runtime import TFLiteModel
 
@@ -100,7 +100,7 @@ def test_paper_int8_model_agrees_with_its_keras_model(paper_int8, mnist_small):
 
 def test_paper_int8_model_carries_its_metadata(paper_int8):
     _, keras_path, result = paper_int8
-    info = read_model_info(result.tflite_path)
+    info = find_model_info(result.tflite_path).info
     assert info == result.info
     assert info.preprocess_version == PREPROCESS_VERSION
     assert info.kind == "int8" and info.input_shape == (28, 28, 1) and info.labels == tuple("0123456789")
@@ -152,8 +152,8 @@ def test_logit_floor_gives_finer_logit_steps_with_the_same_ops(tiny_keras, mnist
     assert main([str(tiny_keras), "--data", str(mnist_npz), "-o", str(full), "--calib-size", "100", "--quiet",
                  "--no-logit-floor"]) == 0
     assert _logit_scale(floored) < _logit_scale(full)
-    assert "logit_floor" in read_model_info(floored).calibration
-    assert "logit_floor" not in read_model_info(full).calibration
+    assert "logit_floor" in find_model_info(floored).info.calibration
+    assert "logit_floor" not in find_model_info(full).info.calibration
     ops = [[op["op_name"] for op in _builtin_interpreter(p)._get_ops_details()] for p in (floored, full)]
     assert ops[0] == ops[1]  # the clamp is fused into FULLY_CONNECTED: no extra op
     assert float_ops(floored.read_bytes()) == []
@@ -169,7 +169,7 @@ def test_float_conversion_writes_a_float_model(tiny_keras, mnist_npz, tmp_path):
 
 
 def test_a_model_with_the_non_digit_class_converts_with_its_labels(mnist_small, mnist_npz, tmp_path):
-    """Eleven outputs: the sidecar names the eleventh, calibration includes its examples, the runtime reads it."""
+    """Eleven outputs: the metadata names the eleventh, calibration includes its examples, the runtime reads it."""
     import keras
     from keras import layers
 
@@ -270,9 +270,44 @@ def test_python_dash_m_convert_help_answers_without_tensorflow():
     assert done.stdout.strip().endswith("False 0")
 
 
-def test_sidecar_is_valid_json_beside_the_model(paper_int8):
-    data = json.loads(sidecar_path(paper_int8[2].tflite_path).read_text())
-    assert data["preprocess_version"] == PREPROCESS_VERSION and data["format_version"] == 1
+def test_the_converted_model_is_one_file_with_its_metadata_inside(paper_int8):
+    result = paper_int8[2]
+    assert sorted(p.name for p in result.tflite_path.parent.iterdir() if p.suffix in (".tflite", ".json")) == [
+        result.tflite_path.name]
+    found = find_model_info(result.tflite_path)
+    assert found.origin == "inside" and found.info == result.info
+    assert found.info.preprocess_version == PREPROCESS_VERSION and found.info.format_version == 1
+    assert found.info.input_normalisation and found.info.accuracy.count > 0
+    assert found.info.training["recipe"] == "unknown" and "--recipe" in found.info.training["recorded_by"]
+
+
+def test_the_recipe_and_its_data_go_into_the_model(tiny_keras, mnist_npz, tmp_path, capsys):
+    out = tmp_path / "named.tflite"
+    assert main([str(tiny_keras), "--data", str(mnist_npz), "--calib-size", "50", "--max-drop", "100",
+                 "--recipe", "styles", "-o", str(out), "--quiet"]) == 0
+    assert "metadata inside" in capsys.readouterr().out
+    training = find_model_info(out).info.training
+    assert training["recipe"] == "styles" and training["settings"]["style_share"] > 0
+    assert training["data"][0]["name"] == "MNIST" and len(training["data"]) == 2
+    assert main([str(tiny_keras), "--data", str(mnist_npz), "--recipe", "nonsense", "-o", str(out),
+                 "--quiet"]) == 2
+    assert "unknown recipe 'nonsense'" in _one_line_error(capsys)
+
+
+def test_the_record_of_trains_config_json_beside_the_model_is_used(tiny_keras, tmp_path):
+
+    from train.provenance import training_record
+    from train.recipes import RECIPES
+
+    run = tmp_path / "run"
+    run.mkdir()
+    model = run / "model.keras"
+    model.write_bytes(tiny_keras.read_bytes())
+    (run / "config.json").write_text(json.dumps({"recipe": RECIPES["paper"].to_dict(), "seed": 3, "epochs": 30,
+                                                 "extra": str(tmp_path / "usps" / "usps.npz")}))
+    record = training_record(model)
+    assert record["recipe"] == "paper" and record["seed"] == 3 and "config.json" in record["recorded_by"]
+    assert "research only (USPS)" in record["data"][-1]["licence"]
 
 
 def test_a_drop_of_exactly_the_margin_passes():

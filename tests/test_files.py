@@ -1,7 +1,7 @@
 """Atomic writes: a write that fails partway leaves the old file as it was and no temporary file behind.
 
 The helper is tested directly (disk full while writing, at the flush, at the rename; Ctrl-C), then each
-place that writes a file the user keeps is made to fail the same way: the model sidecar, the training
+place that writes a file the user keeps is made to fail the same way: convert --embed-sidecar, the training
 report, the printable sheet of ``device collect`` and ``device read --save-annotated``.
 """
 
@@ -123,18 +123,19 @@ def test_write_new_that_fails_leaves_no_temporary_file(tmp_path: Path, monkeypat
 # --------------------------------------------------------------------------------------------
 # The places that write files go through the helper
 # --------------------------------------------------------------------------------------------
-def test_model_sidecar_write_failing_keeps_the_old_sidecar(tmp_path: Path, monkeypatch) -> None:
-    from device.recognition.modelinfo import ModelInfo, sidecar_path, write_model_info
+def test_embedding_a_sidecar_failing_keeps_the_old_model(tmp_path: Path, monkeypatch) -> None:
+    from convert.embed import embed_sidecar
+    from device.recognition.modelinfo import sidecar_path
+    from tests.model_files import old_form_model
 
-    model = tmp_path / "digits.tflite"
-    sidecar = sidecar_path(model)
-    sidecar.write_bytes(OLD)
+    model = old_form_model(tmp_path / "digits.tflite")
+    before = model.read_bytes()
     monkeypatch.setattr(files.os, "replace", disk_full)
     with pytest.raises(OSError):
-        write_model_info(model, ModelInfo(preprocess_version="zmg-1"))
+        embed_sidecar(model)
     monkeypatch.undo()
-    assert sidecar.read_bytes() == OLD
-    assert only(tmp_path) == [sidecar.name]
+    assert model.read_bytes() == before
+    assert only(tmp_path) == [sidecar_path(model).name, model.name]
 
 
 def test_training_report_write_failing_keeps_the_old_report(tmp_path: Path, monkeypatch) -> None:

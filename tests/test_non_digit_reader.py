@@ -7,18 +7,14 @@ amount, made predictable. A ten-class model (the bundled one without its elevent
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import cv2
 import numpy as np
 import pytest
 
 from device import Recognizer
-from device.recognition.modelinfo import sidecar_path
 from device.recognition.recognizer import reading_string
 from device.recognition.rejections import NOT_A_DIGIT, Rejection
-from device.recognition.runtime import DEFAULT_MODEL_PATH, ModelError, TFLiteModel
+from device.recognition.runtime import TFLiteModel
 from device.tools.evaluate import evaluation
 
 
@@ -112,20 +108,6 @@ def test_evaluation_counts_a_non_digit_answer_as_a_miss_in_a_column_of_its_own()
     assert result.confusion.shape == (10, 11) and result.correct == 2 and result.accuracy == pytest.approx(2 / 3)
     assert "non-digit (1)" in result.table()
     assert evaluation("t", np.array([1]), np.array([1])).confusion.shape == (10, 10)
-
-
-def test_a_sidecar_whose_labels_do_not_fit_the_model_is_refused(tmp_path):
-    target = tmp_path / "digits.tflite"
-    shutil.copy(DEFAULT_MODEL_PATH, target)
-    data = json.loads(sidecar_path(DEFAULT_MODEL_PATH).read_text())
-    outputs = len(data["labels"])
-    wrong = [str(d) for d in range(10)] + (["non-digit"] if outputs == 10 else [])
-    sidecar_path(target).write_text(json.dumps({**data, "labels": wrong}))
-    with pytest.raises(ModelError, match="labels for"):
-        TFLiteModel(target)
-    sidecar_path(target).write_text(json.dumps({**data, "labels": list("abcdefghij")}))
-    with pytest.raises(ModelError, match="knows 0-9"):
-        TFLiteModel(target)
 
 
 def test_a_not_a_digit_rejection_reads_as_one_line():

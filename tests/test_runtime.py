@@ -1,34 +1,12 @@
-"""device.recognition.runtime and device.recognition.modelinfo: loading, checking and running a TFLite digit model."""
+"""device.recognition.runtime: loading, checking and running a TFLite digit model (metadata: test_model_metadata.py)."""
 
 from __future__ import annotations
-
-import dataclasses
-import json
-import logging
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from device.recognition.modelinfo import ModelInfo, Quantization, read_model_info, sidecar_path, write_model_info
 from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from device.recognition.runtime import DEFAULT_MODEL_PATH, ModelError, TFLiteModel, load_interpreter_class
-
-
-@pytest.fixture()
-def model_copy(tmp_path: Path) -> Path:
-    """The bundled model and its sidecar, copied where a test may alter them."""
-    target = tmp_path / "digits.tflite"
-    shutil.copy(DEFAULT_MODEL_PATH, target)
-    shutil.copy(sidecar_path(DEFAULT_MODEL_PATH), sidecar_path(target))
-    return target
-
-
-def _edit_sidecar(model_path: Path, **changes) -> None:
-    data = json.loads(sidecar_path(model_path).read_text())
-    data.update(changes)
-    sidecar_path(model_path).write_text(json.dumps(data))
 
 
 def test_interpreter_comes_from_ai_edge_litert_when_installed():
@@ -40,7 +18,7 @@ def test_interpreter_comes_from_ai_edge_litert_when_installed():
 def test_bundled_default_model_loads_with_its_metadata():
     model = TFLiteModel()
     assert model.path == DEFAULT_MODEL_PATH
-    assert model.metadata is not None
+    assert model.metadata_origin == "inside"
     assert model.metadata.preprocess_version == PREPROCESS_VERSION
     assert model.labels == (*"0123456789", "non-digit")
     assert model.is_int8 and model.input_dtype == np.int8
@@ -86,41 +64,6 @@ def test_corrupt_model_file_is_a_one_line_model_error(tmp_path):
     assert "\n" not in str(err.value)
 
 
-def test_unknown_preprocessing_version_is_refused(model_copy):
-    _edit_sidecar(model_copy, preprocess_version="zmg-99")
-    with pytest.raises(ModelError, match="'zmg-99'"):
-        TFLiteModel(model_copy)
-
-
-def test_metadata_from_a_newer_format_is_refused(model_copy):
-    _edit_sidecar(model_copy, format_version=99)
-    with pytest.raises(ModelError, match="newer"):
-        TFLiteModel(model_copy)
-
-
-def test_unreadable_metadata_is_a_model_error(model_copy):
-    sidecar_path(model_copy).write_text("{not json")
-    with pytest.raises(ModelError, match="cannot read model metadata"):
-        TFLiteModel(model_copy)
-
-
-def test_sidecar_of_another_model_is_refused(model_copy):
-    _edit_sidecar(model_copy, input_quantization={"dtype": "int8", "scale": 0.5, "zero_point": 3})
-    with pytest.raises(ModelError, match="describes another model"):
-        TFLiteModel(model_copy)
-
-
-def test_model_without_sidecar_runs_and_warns_once(model_copy, caplog, mnist_small):
-    sidecar_path(model_copy).unlink()
-    with caplog.at_level(logging.WARNING, logger="device.recognition.runtime"):
-        first = TFLiteModel(model_copy)
-        TFLiteModel(model_copy)
-    assert first.metadata is None
-    assert sum("no metadata sidecar" in r.getMessage() for r in caplog.records) == 1
-    assert first.predict(prepare_mnist(mnist_small["x_test"][:4])).shape == (4, 11)
-    assert first.labels[-1] == "non-digit"  # named from the output size without a sidecar
-
-
 def test_model_with_the_wrong_input_shape_is_refused(tmp_path):
     import keras
     import tensorflow as tf
@@ -133,17 +76,3 @@ def test_model_with_the_wrong_input_shape_is_refused(tmp_path):
     wrong.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert())
     with pytest.raises(ModelError, match=r"input shape \[1, 32, 32, 1\]"):
         TFLiteModel(wrong)
-
-
-def test_model_info_survives_a_round_trip_through_its_sidecar(tmp_path):
-    info = ModelInfo(preprocess_version=PREPROCESS_VERSION, kind="int8",
-                     input_quantization=Quantization("uint8", 1 / 255, 0),
-                     output_quantization=Quantization("uint8", 1 / 256, 0),
-                     source_sha256="ab" * 32, calibration={"source": "MNIST train", "size": 5, "seed": 1},
-                     tools={"tensorflow": "2.21.0"}, created="2026-01-01T00:00:00+00:00")
-    model_path = tmp_path / "m.tflite"
-    written = write_model_info(model_path, info)
-    assert written == tmp_path / "m.json"
-    assert read_model_info(model_path) == info
-    assert read_model_info(tmp_path / "other.tflite") is None
-    assert dataclasses.asdict(read_model_info(model_path))["input_quantization"]["dtype"] == "uint8"

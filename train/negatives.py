@@ -27,7 +27,7 @@ from device.common.shapes import NUM_CLASSES
 from device.recognition.preprocess import normalize_digit
 from train.augment import AugmentConfig, on_paper, pen_and_focus
 
-NON_DIGIT = NUM_CLASSES  # the extra class's index, after the ten digits (label NON_DIGIT_LABEL in the sidecar)
+NON_DIGIT = NUM_CLASSES  # the extra class's index, after the ten digits (label NON_DIGIT_LABEL in the model's metadata)
 TOUCHING_SHARE = 0.6  # of the non-digit examples: touching digits; the rest are drawn marks
 NARROW = 0.4  # in digit heights: a digit narrower than this (a 1) touches its neighbour without overlapping
 _SCALE = 2  # MNIST digits are composed at 56 px high, as camera_like draws them

@@ -32,6 +32,14 @@ from device.common.shapes import IMAGE_SIZE
 PREPROCESS_VERSION = "zmg-2"
 SUPPORTED_PREPROCESS_VERSIONS = frozenset({"zmg-1", PREPROCESS_VERSION})
 
+# What the network's input is, as recorded in every model this code converts (device info prints it).
+INPUT_NORMALISATION = {
+    "values": "float32 in [0, 1]: ink 1, background 0 (int8 models quantize it with their input scale)",
+    "crop": "normalize_digits: either ink polarity -> bright ink on black, the ink's box fitted into 20x20, "
+            "its centre of mass at the centre of 28x28, background marks removed",
+    "paper": "paper_preprocess: binarize at the image's mean intensity, bilinear 28x28 -> 25x25 -> 28x28",
+}
+
 # keep_strokes: a piece of ink smaller than this share of the largest one is a speck, not a stroke
 MIN_STROKE_PART = 0.05
 

@@ -3,8 +3,8 @@
 The interpreter comes from ai-edge-litert, else tflite-runtime, else (a workstation fallback)
 ``tensorflow.lite``; the import is guarded so the Pi never needs TensorFlow. ``TFLiteModel`` builds
 the interpreter once, checks that the model fits the pipeline (input (N, 28, 28, 1), output
-(N, 10), a known preprocessing version from its sidecar, see device/modelinfo.py) and quantizes
-and dequantizes with the model's own scale and zero point.
+(N, 10) or (N, 11), a known preprocessing version in the metadata inside it, see
+device/recognition/modelinfo.py) and quantizes and dequantizes with the model's own scale and zero point.
 """
 
 from __future__ import annotations
@@ -17,13 +17,21 @@ import numpy as np
 from device.common.errors import first_line
 from device.common.shapes import INPUT_SHAPE, LABELS, NON_DIGIT_LABEL, NUM_CLASSES
 from device.common.verbosity import native_stderr_hushed
-from device.recognition.modelinfo import ModelInfo, ModelInfoError, Quantization, read_model_info, sidecar_path
+from device.recognition.modelinfo import (
+    FoundInfo,
+    ModelInfo,
+    ModelInfoError,
+    Origin,
+    Quantization,
+    find_model_info,
+    sidecar_path,
+)
 from device.recognition.preprocess import SUPPORTED_PREPROCESS_VERSIONS
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "digits_int8.tflite"
 
 _log = logging.getLogger(__name__)
-_warned_no_sidecar: set[Path] = set()
+_noted_sidecar: set[Path] = set()
 
 
 class ModelError(Exception):
@@ -97,7 +105,8 @@ class TFLiteModel:
         self.path = Path(path) if path is not None else DEFAULT_MODEL_PATH
         self.num_threads = num_threads
         check_model_file(self.path)
-        self.metadata = self._read_metadata()
+        self.metadata_origin: Origin = "inside"
+        found = self._find_metadata()  # before the interpreter: a truncated file gets a clear message
         interpreter_class, self.runtime_name = load_interpreter_class()
         try:
             # The runtime's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to
@@ -113,6 +122,7 @@ class TFLiteModel:
                              f"got {len(inputs)} and {len(outputs)}")
         self._input, self._output = inputs[0], outputs[0]
         self._check_shapes()
+        self.metadata = self._accept_metadata(found)
         self.input_dtype = np.dtype(self._input["dtype"])
         self.input_quantization = _quantization(self._input)
         self.output_quantization = _quantization(self._output)
@@ -122,7 +132,7 @@ class TFLiteModel:
     @property
     def labels(self) -> tuple[str, ...]:
         """Class labels, index -> text ("0" ... "9", then "non-digit" if the model has that class)."""
-        return LABELS + ((NON_DIGIT_LABEL,) if self.has_non_digit else ())
+        return self.metadata.labels  # checked against the output size when loading
 
     @property
     def has_non_digit(self) -> bool:
@@ -134,24 +144,42 @@ class TFLiteModel:
         """True for a quantized model (int8 or uint8 input)."""
         return self.input_dtype.kind in "iu"
 
-    def _read_metadata(self) -> ModelInfo | None:
+    def _find_metadata(self) -> FoundInfo | None:
+        """The model's metadata (inside it, or an older sidecar); ModelError when it is unreadable."""
         try:
-            info = read_model_info(self.path)
+            found = find_model_info(self.path)
         except ModelInfoError as exc:
             raise ModelError(str(exc)) from None
-        if info is None:
-            if self.path not in _warned_no_sidecar:
-                _warned_no_sidecar.add(self.path)
-                _log.warning("%s has no metadata sidecar %s: assuming the current preprocessing",
-                             self.path, sidecar_path(self.path).name)
-            return None
+        if found is not None:
+            self.metadata_origin = found.origin
+        return found
+
+    def _accept_metadata(self, found: FoundInfo | None) -> ModelInfo:
+        """The metadata, once checked against this device code and the model's own tensors."""
+        if found is None:
+            raise ModelError(f"{self.path} has no metadata (labels, preprocessing version): convert its Keras "
+                             f"model again with 'python -m convert --int8 MODEL.keras', or, for a model from "
+                             f"before 2026-12-07, put its .json beside it and run "
+                             f"'python -m convert --embed-sidecar {self.path}'")
+        info = found.info
+        if found.origin == "sidecar" and self.path not in _noted_sidecar:
+            _noted_sidecar.add(self.path)
+            _log.warning("%s keeps its metadata in the older sidecar %s; make the model one file with "
+                         "'python -m convert --embed-sidecar %s'", self.path, sidecar_path(self.path).name,
+                         self.path)
         if info.preprocess_version not in SUPPORTED_PREPROCESS_VERSIONS:
             known = ", ".join(sorted(SUPPORTED_PREPROCESS_VERSIONS))
             raise ModelError(f"{self.path} was trained for preprocessing {info.preprocess_version!r}, "
                              f"this device code knows only {known}: update the device software or the model")
         if info.labels not in (LABELS, (*LABELS, NON_DIGIT_LABEL)):
-            raise ModelError(f"{self.path}: metadata lists labels {', '.join(info.labels)}; this device code "
-                             f"knows 0-9, optionally followed by {NON_DIGIT_LABEL}")
+            raise ModelError(f"{self.path}: {self._metadata_where} lists labels {', '.join(info.labels)}; this "
+                             f"device code knows 0-9, optionally followed by {NON_DIGIT_LABEL}")
+        if len(info.labels) != self.classes:
+            raise ModelError(f"{self.path}: {self._metadata_where} lists {len(info.labels)} labels for "
+                             f"{self.classes} outputs: {self._metadata_fix}")
+        if tuple(info.input_shape) != INPUT_SHAPE:
+            raise ModelError(f"{self.path}: {self._metadata_where} gives input shape {list(info.input_shape)}, "
+                             f"not {list(INPUT_SHAPE)}: {self._metadata_fix}")
         return info
 
     def _check_shapes(self) -> None:
@@ -164,18 +192,10 @@ class TFLiteModel:
             raise ModelError(f"{self.path}: output shape {list(out_shape)} is not 10 digit classes "
                              f"(expected [N, 10], or [N, 11] with the non-digit class)")
         self.classes = out_shape[1]
-        if self.metadata and len(self.metadata.labels) != self.classes:
-            raise ModelError(f"{self.path}: metadata lists {len(self.metadata.labels)} labels for "
-                             f"{self.classes} outputs: re-run convert or remove the stale sidecar")
-        if self.metadata and tuple(self.metadata.input_shape) != INPUT_SHAPE:
-            raise ModelError(f"{self.path}: metadata input shape {list(self.metadata.input_shape)} "
-                             f"is not {list(INPUT_SHAPE)}")
 
     def _check_metadata_matches(self) -> None:
-        """A sidecar whose quantization differs from the model's belongs to another model."""
+        """Metadata whose quantization differs from the model's belongs to another model."""
         info = self.metadata
-        if info is None:
-            return
         for name, recorded, actual in (("input", info.input_quantization, self.input_quantization),
                                        ("output", info.output_quantization, self.output_quantization)):
             if recorded is None:
@@ -183,8 +203,20 @@ class TFLiteModel:
             same = (recorded.dtype == actual.dtype and recorded.zero_point == actual.zero_point
                     and np.isclose(recorded.scale, actual.scale, rtol=1e-6, atol=0.0))
             if not same:
-                raise ModelError(f"{sidecar_path(self.path)} describes another model ({name} quantization "
-                                 f"{recorded} != {actual}): re-run convert or remove the stale sidecar")
+                raise ModelError(f"{self.path}: {self._metadata_where} describes another model ({name} "
+                                 f"quantization {recorded} != {actual}): {self._metadata_fix}")
+
+    @property
+    def _metadata_where(self) -> str:
+        if self.metadata_origin == "sidecar":
+            return f"the sidecar {sidecar_path(self.path).name}"
+        return "the metadata inside it"
+
+    @property
+    def _metadata_fix(self) -> str:
+        if self.metadata_origin == "sidecar":
+            return "convert the model again, or remove the stale sidecar and use the model it came with"
+        return "convert its Keras model again with 'python -m convert'"
 
     def _quantize(self, batch: np.ndarray) -> np.ndarray:
         if not self.is_int8:
