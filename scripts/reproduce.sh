@@ -4,11 +4,11 @@
 #   scripts/reproduce.sh [shipped|all] [MNIST.npz] [USPS.npz]
 #
 #   shipped  (the default) measures the shipped model: device/models/digits_int8.tflite and its Keras source
-#            train/models/reader.keras. Part 1 below has one command per row of RESULTS.md's first table,
-#            "The shipped model today", in the same order, each under a comment naming its row. About 4
-#            minutes on a 2-core CPU (3 min 40 s on 2026-12-01), most of it generating the scene sets.
-#   all      (or train) part 1, then part 2: the trainings, conversions and scene scores of RESULTS.md's
-#            "History". A few minutes on a GPU, 6 to 9 hours on a 2-core CPU.
+#            train/models/reader.keras. Part 1 below has one command per row of RESULTS.md's table, in the
+#            same order, each under a comment naming its row. About 10 minutes on a 2-core CPU (2026-12-07),
+#            most of it the real scans read with 8 looks and the scene sets.
+#   all      (or train) part 1, then part 2: the trainings and conversions of the dated log's history
+#            (docs/log/2026-12.md). A few minutes on a GPU, 6 to 9 hours on a 2-core CPU.
 #
 # MNIST.npz and USPS.npz default to ../shared/data/mnist.npz and ../shared/data/usps/usps.npz. A first argument
 # that is not a mode is taken as MNIST.npz (mode shipped), as the script was called before.
@@ -46,25 +46,32 @@ scenes() {
 echo "reproduce.sh $mode: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -m)," \
   "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p'), MNIST $mnist, USPS $usps"
 
-# ---- Part 1: the shipped model, one command per row of "The shipped model today" --------------------------
+# ---- Part 1: the shipped model, one command per row of RESULTS.md's table ------------------------------
 
-# Row 1, "digits, MNIST test set (10,000)": the bundled int8 model.
+# What the model file says it is (the metadata inside it).
+row "model"
+"$py" -m device info device/models/digits_int8.tflite
+
+# Row 1, "MNIST test, int8": the bundled model, as device eval reads it.
 row "MNIST test, int8"
 "$py" -m device eval --npz "$mnist"
 
-# Row 2, "the same digits, its Keras source": converts the Keras model again; prints the Keras model's accuracy
-# and the new int8 model's, which should equal the bundled model's.
+# Row 2, "MNIST test, Keras source and its int8 network": converts the Keras model again (the same weights as the
+# bundled file; the metadata inside differs by its creation time) and prints both accuracies.
 row "MNIST test, Keras source, converted again"
-"$py" -m convert --int8 train/models/reader.keras --data "$mnist" -o runs/shipped/digits_int8.tflite --quiet
+"$py" -m convert --int8 train/models/reader.keras --data "$mnist" --recipe reader \
+  -o runs/shipped/digits_int8.tflite --quiet
 
-# Row 3, "digits, USPS, all 9,298": real handwriting the model never trained on.
+# Row 3, "USPS": real handwriting the model never trained on.
 row "USPS, int8"
 "$py" -m device eval --npz "$usps"
 
-# Row 4, "whole numbers on real cheque scans (ORAND-CAR)": the development half, as scanned and framed (skipped
-# when the research data is not beside the clone).
+# Rows 4 to 11, real cheque scans (ORAND-CAR-A, development half): the boxed digits, then whole numbers as
+# scanned and framed, with device read's 3 looks, one look (as device live reads a frame) and 8 looks. Skipped
+# when the research data is not beside the clone.
 orand=../shared/data/orand_car_a_dev
 if [ -f "$orand/labels.csv" ]; then
+  row "ORAND-CAR boxed digits"; "$py" -m device eval --boxes "$orand"
   row "ORAND-CAR whole numbers, as scanned"; "$py" -m device eval --strings "$orand"
   row "ORAND-CAR whole numbers, framed"; "$py" -m device eval --strings "$orand" --framed
   row "ORAND-CAR whole numbers, one look (as device live reads a frame)"
@@ -73,34 +80,31 @@ if [ -f "$orand/labels.csv" ]; then
   row "ORAND-CAR whole numbers, eight looks (--looks 8, for tight scans)"
   "$py" -m device eval --strings "$orand" --looks 8
   "$py" -m device eval --strings "$orand" --framed --looks 8
-  # Row 4b, "the digits of those scans, cut out by their boxes".
-  row "ORAND-CAR boxed digits"; "$py" -m device eval --boxes "$orand"
 else
-  row "ORAND-CAR whole numbers: $orand not here, skipped"
+  row "ORAND-CAR: $orand not here, skipped"
 fi
 
-# Rows 5 to 9, "scenes, seed 2024", "9090", "6060", "7070" and "4048": generated camera-like scenes of MNIST
-# test digits.
+# Rows 12 to 16, generated camera-like scenes of MNIST test digits, seeds 2024, 9090, 6060, 7070 and 4048.
 row "scenes 2024"; scenes 2024 --mnist-range 5000:10000
 row "scenes 9090"; scenes 9090 --mnist-range 5000:10000
 row "scenes 6060"; scenes 6060 --mnist-range 5000:10000
 row "scenes 7070"; scenes 7070 --mnist-range 5000:10000
 row "scenes 4048"; scenes 4048
 
-# Row 10, "a whole frame: median time, peak memory": the bundled 640x480 sample with six digits.
+# Rows 17 and 18, "a whole frame" and "memory": the bundled 640x480 sample with six digits.
 row "device bench"
 "$py" -m device bench --frames 200
 
-# Row 11, "one digit, inference only".
+# Row 19, "one digit, inference only".
 row "bench_inference"
 "$py" scripts/bench_inference.py device/models/digits_int8.tflite --threads 1
 
-# Row 12, "file size".
+# Row 20, "file size".
 row "model sizes"
 ls -l device/models/digits_int8.tflite train/models/reader.keras
 
-# Row 13, "emulated arm64": slow (about 2 minutes here, more on a busy machine) and needs root and the network
-# (a Debian mirror, PyPI); not run here. Its last output is docs/arm64-check.txt. To rerun it:
+# Row 21, "emulated arm64": needs root and the network (a Debian mirror, PyPI) and a few minutes, so it is
+# not run here; its last transcript is docs/arm64-check.txt. To rerun it:
 row "emulated arm64: not run here; run: sudo nice -n 10 scripts/check-arm64.sh --envs 'litert tflite'"
 
 if [ "$mode" != all ]; then
@@ -108,7 +112,7 @@ if [ "$mode" != all ]; then
   exit 0
 fi
 
-# ---- Part 2: the history (RESULTS.md, "History") ---------------------------------------------------------
+# ---- Part 2: the history (docs/log/2026-12.md) ---------------------------------------------------
 # Not rerun: the first and previous robust recipes (made at older commits; no longer in the tree) and the
 # superseded 14-epoch `paper` run. The shipped robust model was trained with KERAS_BACKEND=jax on a GPU; here
 # the default backend (TensorFlow) is used, as in the CPU reproduction of 2026-11-27.
