@@ -1,7 +1,7 @@
 """Marks that are not writing: the sheet's edge, a piece of a vertical ruling, slivers beside the border.
 
 Tests on one part (a group of connected components at half resolution, with ``x0, y0, x1, y1, width, height,
-labels``) that ``device.recognition.segment`` applies before it takes a part for a digit. Where a margin or the
+labels``) that ``device.recognition.parts`` applies before it takes a part for a digit. Where a margin or the
 sheet's edge meets the frame, pieces of it look like a "1"; these tell them apart from pen strokes.
 """
 
