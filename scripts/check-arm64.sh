@@ -47,7 +47,7 @@ ROOTFS=$WORKDIR/rootfs-$SUITE-arm64
 APP=/opt/zmg            # inside the arm64 root
 START=$(date +%s)
 
-say "host: $(uname -m), $(grep -m1 "^PRETTY_NAME=" /etc/os-release | cut -d= -f2 | tr -d '"'), repo $REPO"
+say "$(date -u "+%Y-%m-%d %H:%M UTC"), host: $(uname -m), $(grep -m1 "^PRETTY_NAME=" /etc/os-release | cut -d= -f2 | tr -d '"'), repo $REPO"
 
 # --- 1. tools ------------------------------------------------------------------------------------
 missing=()

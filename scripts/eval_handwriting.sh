@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How well a TFLite digit model reads everyone's handwriting: MNIST test, USPS (all 9,298) and the boxed
 # digits of orand_car_a_dev (real cheque amounts, cut and normalised as camera crops), each with its
-# per-class table, through device/'s runtime (the figures of docs/RESULTS.md, "Everyone's handwriting").
+# per-class table, through device/'s runtime (the figures of docs/log/2026-12.md, "Everyone's handwriting").
 # USPS and ORAND are research data: they measure, they are never trained on for the bundled model.
 #
 #   scripts/eval_handwriting.sh                              # the bundled model

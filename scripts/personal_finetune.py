@@ -5,7 +5,7 @@ and the digit crops of the ORAND-CAR A dev strings (cut and normalised as camera
 each set and each size (100, 200, 300 training digits) it draws the training digits once per draw with a seed
 (ORAND: whole images until the size is reached), fine-tunes the shipped Keras model with the personal recipe
 and measures the rest of the set (never trained on, nor used for early stopping) before and after, and MNIST
-test after. It prints one line per fine-tune and then the table of docs/RESULTS.md (mean and spread over draws).
+test after. It prints one line per fine-tune and then the table of docs/log/2026-12.md (mean and spread over draws).
 
     python scripts/personal_finetune.py --data ../shared/data/mnist.npz
     python scripts/personal_finetune.py --sets usps --sizes 100 --draws 1 --first-draw 100 own_share=0.5

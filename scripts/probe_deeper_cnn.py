@@ -6,7 +6,7 @@ average pooling, a hidden layer, the same 11 classes) learns from exactly what t
 paper's network (``train.trainer.EpochData``: MNIST with camera-like re-renderings, writing styles, patterns,
 JPEG and non-digit examples). After each epoch it prints MNIST test and the boxed digits of a strings set
 (``device eval --boxes``'s crops), both read by the Keras network alone (no second look), and the same for a
-reference model, so that the two architectures are compared on one measure (docs/RESULTS.md, "Everyone's
+reference model, so that the two architectures are compared on one measure (docs/log/2026-12.md, "Everyone's
 handwriting", 2026-12-03: 14 epochs, 50 min on a 2-core CPU).
 
     python scripts/probe_deeper_cnn.py --data ../shared/data/mnist.npz \\

@@ -4,9 +4,9 @@
 #   scripts/reproduce.sh [shipped|all] [MNIST.npz] [USPS.npz]
 #
 #   shipped  (the default) measures the shipped model: device/models/digits_int8.tflite and its Keras source
-#            train/models/reader.keras. Part 1 below has one command per row of RESULTS.md's table, in the
-#            same order, each under a comment naming its row. About 10 minutes on a 2-core CPU (2026-12-07),
-#            most of it the real scans read with 8 looks and the scene sets.
+#            train/models/reader.keras. Part 1 below has one command per row of RESULTS.md's table, in its
+#            order (row 20, device info, first), each under a comment naming its row. About 15 minutes on
+#            a 2-core CPU (2026-12-07), most of it the real scans read with 8 looks and the scene sets.
 #   all      (or train) part 1, then part 2: the trainings and conversions of the dated log's history
 #            (docs/log/2026-12.md). A few minutes on a GPU, 6 to 9 hours on a 2-core CPU.
 #
@@ -48,7 +48,7 @@ echo "reproduce.sh $mode: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(un
 
 # ---- Part 1: the shipped model, one command per row of RESULTS.md's table ------------------------------
 
-# What the model file says it is (the metadata inside it).
+# Row 20, "the metadata inside the model file": what the model file says it is, and the metadata's size.
 row "model"
 "$py" -m device info device/models/digits_int8.tflite
 
@@ -66,9 +66,10 @@ row "MNIST test, Keras source, converted again"
 row "USPS, int8"
 "$py" -m device eval --npz "$usps"
 
-# Rows 4 to 11, real cheque scans (ORAND-CAR-A, development half): the boxed digits, then whole numbers as
-# scanned and framed, with device read's 3 looks, one look (as device live reads a frame) and 8 looks. Skipped
-# when the research data is not beside the clone.
+# Rows 4 to 9, real cheque scans (ORAND-CAR-A, development half): the boxed digits (row 4), then whole numbers
+# as scanned (rows 5, 6) and framed (row 7), with device read's 3 looks, one look (row 8, as device live reads a
+# frame) and 8 looks (row 9). Skipped when the research data is not beside the clone. Row 10 (photos) has no
+# labelled set yet.
 orand=../shared/data/orand_car_a_dev
 if [ -f "$orand/labels.csv" ]; then
   row "ORAND-CAR boxed digits"; "$py" -m device eval --boxes "$orand"
@@ -84,22 +85,22 @@ else
   row "ORAND-CAR: $orand not here, skipped"
 fi
 
-# Rows 12 to 16, generated camera-like scenes of MNIST test digits, seeds 2024, 9090, 6060, 7070 and 4048.
+# Rows 11 to 15, generated camera-like scenes of MNIST test digits, seeds 2024, 9090, 6060, 7070 and 4048.
 row "scenes 2024"; scenes 2024 --mnist-range 5000:10000
 row "scenes 9090"; scenes 9090 --mnist-range 5000:10000
 row "scenes 6060"; scenes 6060 --mnist-range 5000:10000
 row "scenes 7070"; scenes 7070 --mnist-range 5000:10000
 row "scenes 4048"; scenes 4048
 
-# Rows 17 and 18, "a whole frame" and "memory": the bundled 640x480 sample with six digits.
+# Rows 16 and 17, "a whole frame" and "memory": the bundled 640x480 sample with six digits.
 row "device bench"
 "$py" -m device bench --frames 200
 
-# Row 19, "one digit, inference only".
+# Row 18, "one digit, inference only".
 row "bench_inference"
 "$py" scripts/bench_inference.py device/models/digits_int8.tflite --threads 1
 
-# Row 20, "file size".
+# Row 19, "file size".
 row "model sizes"
 ls -l device/models/digits_int8.tflite train/models/reader.keras
 

@@ -7,7 +7,7 @@ averaged.
 Prints, per set, the accuracy of each variant alone, of a few combinations, and of the combination of
 ``device/recognition/ensemble.py`` (as written, thicker, thinner, narrower, wider) applied only under its
 confidence threshold:
-the figures behind "The second look" in docs/RESULTS.md. Every variant is made from the MNIST-style image and
+the figures behind "The second look" in docs/log/2026-12.md. Every variant is made from the MNIST-style image and
 then goes through the paper's preprocessing like any crop. Sets that are not there are skipped.
 """
 

@@ -28,7 +28,7 @@ def test_several_changes_reach_the_recipe_and_its_model():
 
 
 def test_the_shipped_recipe_is_the_measured_gpu_variant():
-    # docs/RESULTS.md: the robust recipe is the one scripts/ablate.py measured as "l2=0,clean_fraction=0.6"
+    # docs/log/2026-12.md: the robust recipe is the one scripts/ablate.py measured as "l2=0,clean_fraction=0.6"
     assert apply_variant("l2=0,clean_fraction=0.6", 50, "robust") == RECIPES["robust"]
 
 

@@ -205,7 +205,8 @@ def test_device_info_prints_what_the_model_is(capsys):
     out = capsys.readouterr().out
     for expected in ("classes: 11: 0 1 2 3 4 5 6 7 8 9 non-digit", f"preprocessing: {PREPROCESS_VERSION}",
                      "input: int8 [1, 28, 28, 1]", "quantization: full-integer int8", "KiB",
-                     "recipe reader", "MNIST: CC BY-SA 3.0", "figures: MNIST test (10000 digits)"):
+                     "recipe reader", "MNIST: CC BY-SA 3.0", "figures: MNIST test (10000 digits)",
+                     "metadata inside the file ("):
         assert expected in out, expected
 
 
@@ -214,6 +215,7 @@ def test_device_info_json_is_the_metadata(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["metadata_in"] == "inside" and data["labels"] == bundled_info_dict()["labels"]
     assert data["size_bytes"] == DEFAULT_MODEL_PATH.stat().st_size
+    assert 500 < data["metadata_bytes"] < 10 * 1024  # the bound: the file grows by under 10 KiB
 
 
 def test_device_info_on_a_model_without_metadata_is_one_line_and_exit_2(tmp_path, capsys):

@@ -29,7 +29,7 @@ from train.negatives import NON_DIGIT, non_digit_batch
 
 @dataclass(frozen=True)
 class PersonalRecipe:
-    """Every setting of a personal fine-tune (``train --config personal``); chosen in docs/RESULTS.md."""
+    """Every setting of a personal fine-tune (``train --config personal``); chosen in docs/log/2026-12.md."""
 
     name: str = "personal"
     own_share: float = 0.5  # of every batch: the user's digits; the rest is MNIST replay

@@ -245,7 +245,7 @@ def personal_report(options: PersonalOptions, result: PersonalResult, steps: int
                   "your hand may lie, and more sheets narrow it. These digits also chose where the training "
                   "stopped, so the figure after leans a little optimistic: `--folds 5` measures every digit "
                   "once with a model that never saw it. scripts/personal_finetune.py measures the recipe over "
-                  "repeated draws (docs/RESULTS.md).", "", "### Held-out own digits, per digit", ""]
+                  "repeated draws (docs/log/2026-12.md).", "", "### Held-out own digits, per digit", ""]
         lines += _per_digit_rows(result.own_before, result.own_after)
     else:
         lines.append("No digit was held out (too few digits): the fine-tune ran its full length unchecked.")

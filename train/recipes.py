@@ -9,7 +9,7 @@ recipe of the previous shipped model. Its augmentation regularises enough that i
 (measured on a GPU with scripts/ablate.py: docs/paper-choices.md).
 ``styles``: ``robust`` plus the writing styles MNIST lacks (continental 1, crossed 7, open 4, 9 with a
 straight stem, pen widths, aspect ratios: train/styles.py), security-patterned paper and JPEG; for
-readers of everyone's handwriting (docs/RESULTS.md).
+readers of everyone's handwriting (docs/log/2026-12.md).
 ``reader``: ``styles`` plus an eleventh class, "non-digit" (touching digits, dashes, ``=`` signs, field
 borders: train/negatives.py), with which the string reader tells one digit from what is not; the
 recipe of the bundled model.

@@ -9,7 +9,7 @@
 crop (``device.recognition.preprocess.normalize_digit``, dark ink, as the frame reader reads every page), so a
 digit set made from strings is read with the same pixels as the live reader would see. (Guessing the polarity
 from each tight box's border filled 40 of ORAND's 2,788 digits, mostly 0s whose box edge runs through darker
-printed background: docs/RESULTS.md.) It keeps which image each digit came from (``groups``): split by
+printed background: docs/log/2026-12.md.) It keeps which image each digit came from (``groups``): split by
 image, never by digit, so one writer's number is never on both sides of a split.
 """
 

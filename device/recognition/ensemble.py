@@ -7,7 +7,7 @@ its probabilities over five readings (test-time augmentation: as written, a pixe
 squeezed to 0.7 and stretched to 1.4 of its width) reads more of those digits right. The stroke widths took
 ORAND's cut-out real digits from 89.1 to 90.3 %, MNIST test from 99.44 to 99.51 %, USPS from 98.55 to 98.72 %
 with the model of their time; the proportions, with the shipped model, ORAND 92.54 -> 93.11 %, MNIST
-99.48 -> 99.54 %, USPS 98.73 -> 98.95 % (docs/RESULTS.md). Only digits read with less than UNSURE_BELOW
+99.48 -> 99.54 %, USPS 98.73 -> 98.95 % (docs/log/2026-12.md). Only digits read with less than UNSURE_BELOW
 confidence get the second look (a fifth of ORAND's, 2 % of MNIST's: nearly all gain, little time), and the
 variants come from the MNIST-style image, before the paper's preprocessing, which they then go through like any
 crop (``prepare_mnist``).

@@ -8,9 +8,9 @@ from pathlib import Path
 from device.recognition.segment import DEFAULT_PARAMS, SegmentParams
 from device.recognition.views import MAX_LOOKS
 
-# Below this softmax probability a segmented blob is not reported as a digit: noise, a scribble,
-# the table's texture. Chosen on generated development scenes (see docs/device.md): 0.3-0.4 read the
-# most strings exactly with the bundled model, 0.5 and 0.6 drop real but untidy digits.
+# Below this softmax probability a segmented blob is not reported as a digit: noise, a scribble, the table's
+# texture. Chosen on generated development scenes (docs/log/2026-12.md, "Where strings fail"): 0.3-0.4 read
+# the most strings exactly with the bundled model, 0.5 and 0.6 drop real but untidy digits.
 DEFAULT_MIN_CONFIDENCE = 0.4
 DEFAULT_THREADS = 1  # one interpreter thread: a Pi's other cores capture, segment and serve
 

@@ -28,7 +28,7 @@ from device.common.shapes import IMAGE_SIZE
 # Bump when anything below changes what the network sees: models record the version they were
 # trained with, and the device refuses a model whose version it does not know.
 # zmg-1: the first; zmg-2: normalize_digit removes background marks (``keep_strokes``). A zmg-1 model
-# reads zmg-2 crops as well as before or better (docs/RESULTS.md), so the device still runs it.
+# reads zmg-2 crops as well as before or better (docs/log/2026-12.md), so the device still runs it.
 PREPROCESS_VERSION = "zmg-2"
 SUPPORTED_PREPROCESS_VERSIONS = frozenset({"zmg-1", PREPROCESS_VERSION})
 
@@ -181,7 +181,7 @@ def keep_strokes(levels: np.ndarray) -> np.ndarray:
     Otsu's threshold splits strokes from fainter marks (security patterns printed on cheques and forms,
     paper grain, a shadow); pieces of stroke under MIN_STROKE_PART of the largest are specks. Keeping
     the strokes' fainter anti-aliased rim as well measured worse on real scans (it keeps the pattern
-    where it touches the ink): docs/RESULTS.md.
+    where it touches the ink): docs/log/2026-12.md.
     """
     if levels.size == 0 or int(levels.max()) == int(levels.min()):
         return levels

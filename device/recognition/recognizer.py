@@ -63,7 +63,7 @@ Box = tuple[int, int, int, int]
 
 # Of its line's digit height: narrower than this, a mark read as any digit but a 1 is a tick, a stroke of the
 # print or a fragment (of ORAND's 2,389 written digits other than 1, 4 are this narrow against their number's
-# median height; left out, such marks took 311 real numbers to 324 as scanned, 290 to 307 framed: RESULTS.md).
+# median height; left out, such marks took 311 real numbers to 324 as scanned, 290 to 307 framed: docs/log/2026-12.md).
 NARROW_FOR_DIGIT = 0.35
 # Of its line's median digit height: a last mark apart from the digits, shorter than this and read as a 1 or a 7,
 # is the dash, tick or stroke that people write after a number ("2100-", "636/"). Of ORAND's 84 numbers ending in a

@@ -19,7 +19,8 @@ The reading (the digits, line by line) that most looks give wins; between readin
 the one read with the higher mean confidence. Only a reading of one line is looked at again (a number: what
 a still is taken of): a region of several lines scaled to one text height would shrink each of them.
 Each look costs about as much as the first. More than three read more of the scans cut tightly around a
-number (of ORAND's, 429 with eight against 410), and nothing more of numbers a camera sees (docs/device.md).
+number (of ORAND's, 429 with eight against 410), and nothing more of numbers a camera sees
+(docs/log/2026-12.md, "Three looks").
 
 A live camera needs none of this: the frames that follow are the other looks (``device.live.stability``), and
 one look keeps a frame at ~10 ms.
@@ -102,7 +103,7 @@ def mean_confidence(found: Sequence[Found]) -> float:
 def settled(texts: Sequence[str]) -> bool:
     """Whether the looks so far (their readings, ``texts``) are enough: the first ``SETTLED_AFTER`` all gave the
     same reading. More looks could still outvote them, but of ORAND's 702 such readings (as scanned 332, framed
-    370) they changed one, from one wrong reading to another (docs/device.md)."""
+    370) they changed one, from one wrong reading to another (docs/log/2026-12.md, "Three looks")."""
     return len(texts) >= SETTLED_AFTER and bool(texts[0]) and texts.count(texts[0]) == len(texts)
 
 

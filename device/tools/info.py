@@ -40,10 +40,21 @@ def run_info(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if args.json:
         print(json.dumps({"model": str(model.path), "metadata_in": model.metadata_origin,
-                          "size_bytes": model.path.stat().st_size, **asdict(model.metadata)}, indent=1))
+                          "size_bytes": model.path.stat().st_size, "metadata_bytes": metadata_bytes(model),
+                          **asdict(model.metadata)}, indent=1))
     else:
         print(describe(model))
     return 0
+
+
+def metadata_bytes(model: Any) -> int:
+    """How many bytes the metadata takes: the entry inside the model file, or the sidecar file."""
+    from device.recognition.modelinfo import METADATA_NAME, sidecar_path
+    from device.recognition.tflite_metadata import read_metadata_file
+
+    if model.metadata_origin == "inside":
+        return len(read_metadata_file(model.path)[METADATA_NAME])
+    return sidecar_path(model.path).stat().st_size
 
 
 def describe(model: Any) -> str:
@@ -53,7 +64,7 @@ def describe(model: Any) -> str:
 
     info = model.metadata
     size_kib = model.path.stat().st_size / 1024
-    where = ("inside the file" if model.metadata_origin == "inside"
+    where = (f"inside the file ({metadata_bytes(model):,} bytes)" if model.metadata_origin == "inside"
              else f"in the older sidecar {sidecar_path(model.path).name} (python -m convert --embed-sidecar "
                   f"{model.path} makes it one file)")
     lines = [
