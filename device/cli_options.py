@@ -76,9 +76,8 @@ def load_recognizer(args: argparse.Namespace) -> Any:
         raise CommandError(str(exc)) from None
     if args.verbose:
         model = recognizer.model
-        kind = model.metadata.kind if model.metadata else "no metadata"
         print(f"{PROG}: runtime {model.runtime_name}, model {model.path} ({model.input_dtype.name} input, "
-              f"{kind}), {model.num_threads} thread(s)", file=sys.stderr)
+              f"{model.metadata.kind}), {model.num_threads} thread(s)", file=sys.stderr)
     return recognizer
 
 

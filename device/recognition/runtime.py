@@ -105,8 +105,8 @@ class TFLiteModel:
         self.path = Path(path) if path is not None else DEFAULT_MODEL_PATH
         self.num_threads = num_threads
         check_model_file(self.path)
-        self.metadata_origin: Origin = "inside"
         found = self._find_metadata()  # before the interpreter: a truncated file gets a clear message
+        self.metadata_origin: Origin = found.origin if found else "inside"  # without any, refused below
         interpreter_class, self.runtime_name = load_interpreter_class()
         try:
             # The runtime's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to
@@ -147,12 +147,9 @@ class TFLiteModel:
     def _find_metadata(self) -> FoundInfo | None:
         """The model's metadata (inside it, or an older sidecar); ModelError when it is unreadable."""
         try:
-            found = find_model_info(self.path)
+            return find_model_info(self.path)
         except ModelInfoError as exc:
             raise ModelError(str(exc)) from None
-        if found is not None:
-            self.metadata_origin = found.origin
-        return found
 
     def _accept_metadata(self, found: FoundInfo | None) -> ModelInfo:
         """The metadata, once checked against this device code and the model's own tensors."""
