@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=positive_int, default=None, metavar="K",
                         help="'personal': also cross-validate on your digits in K folds (K more fine-tunes, "
                         "minutes each): a firmer before/after figure with its spread in report.md (default: off)")
+    parser.add_argument("--real-data", type=Path, default=None, metavar="DIR",
+                        help="folder of the real handwriting sets the recipe learns from (optdigits_train/, "
+                        "uji_pen_chars/, pendigits/, unipen_1a/; docs/data.md); default $ZMG_REAL_DATA, "
+                        "else ~/.cache/zmg-digits/real")
+    parser.add_argument("--real-sets", default=None, metavar="SET=W,...",
+                        help="which real sets, each repeated W times per epoch, e.g. unipen=1,uji=3 or none "
+                        "(default: the recipe's; reader-real: unipen=1,uji=3,optdigits=1,pendigits=0.25)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     return parser
 
@@ -81,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from train.data import DataError
     from train.data_rules import DataRuleError, check_shippable_data
-    from train.recipes import get_recipe
+    from train.recipes import get_recipe, parse_real_sets
     from train.trainer import Interrupted, RunError, RunExists, RunOptions, run_training
 
     for flag, path in (("--data", args.data), ("--extra", args.extra), ("--init", args.init)):
@@ -100,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train: error: {flag} is for a personal fine-tune: use it with --config personal (or --init "
               "and --extra)", file=sys.stderr)
         return 2
+    try:
+        real_sets = None if args.real_sets is None else parse_real_sets(args.real_sets)
+    except ValueError as err:
+        print(f"train: error: --real-sets: {err}", file=sys.stderr)
+        return 2
     recipe = get_recipe(config, epochs=args.epochs, batch_size=args.batch_size,
-                        learning_rate=args.learning_rate)
+                        learning_rate=args.learning_rate, real_sets=real_sets)
     try:
         check_shippable_data(recipe.name, recipe.shippable, args.extra)
     except DataRuleError as err:
@@ -112,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     options = RunOptions(recipe=recipe, out_dir=out_dir, data=args.data, extra=args.extra, init=args.init,
                          steps=args.steps, seed=args.seed, resume=args.resume,
                          verbose=2 if args.quiet else 1, command=command, workers=args.workers,
-                         holdout=args.holdout or 0)
+                         holdout=args.holdout or 0, real_data=args.real_data)
     try:
         result = run_training(options)
     except RunExists as err:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from train.data_rules import research_set_name
+from train.realsets import REAL_SETS, source_record
 from train.recipes import RECIPES, Recipe
 
 MNIST_SOURCE = {
@@ -31,11 +32,15 @@ SYNTHETIC_SOURCE = {
 }
 
 
-def recipe_data(recipe: Recipe, extra: str | None = None) -> list[dict[str, str]]:
-    """The data sets a run of ``recipe`` (plus an ``extra`` set mixed in) learned from."""
+def recipe_data(recipe: Recipe, extra: str | None = None,
+                real_sets: list[str] | None = None) -> list[dict[str, str]]:
+    """The data sets a run of ``recipe`` (plus an ``extra`` set mixed in) learned from. ``real_sets``: the
+    real handwriting sets the run took (the recipe's when None: a run may choose others with --real-sets)."""
     sources = [dict(MNIST_SOURCE)]
     if recipe.augment or recipe.non_digit_share > 0:
         sources.append(dict(SYNTHETIC_SOURCE))
+    names = [name for name, _ in recipe.real_sets] if real_sets is None else real_sets
+    sources.extend(source_record(name) for name in names if name in REAL_SETS)
     if extra:
         research = research_set_name(extra)
         licence = (f"research only ({research}): a model trained on it may not ship" if research
@@ -57,13 +62,14 @@ def training_record(model_path: str | Path, recipe_name: str | None = None) -> d
         recipe = RECIPES.get(str(settings.get("name", "")))
         extra = config.get("extra")
         extra = None if extra in (None, "None", "") else str(extra)
+        taken = [str(item[0]) for item in settings.get("real_sets") or [] if isinstance(item, list | tuple) and item]
         return {
             "recipe": str(settings.get("name", "unknown")),
             "recorded_by": f"train, in the {config_path.name} beside the Keras model",
             "settings": settings,
             "epochs": config.get("epochs"),
             "seed": config.get("seed"),
-            "data": recipe_data(recipe, extra) if recipe else [dict(MNIST_SOURCE)],
+            "data": recipe_data(recipe, extra, taken) if recipe else [dict(MNIST_SOURCE)],
         }
     if recipe_name is not None:
         if recipe_name not in RECIPES:

@@ -12,7 +12,10 @@ straight stem, pen widths, aspect ratios: train/styles.py), security-patterned p
 readers of everyone's handwriting (docs/log/2026-12.md).
 ``reader``: ``styles`` plus an eleventh class, "non-digit" (touching digits, dashes, ``=`` signs, field
 borders: train/negatives.py), with which the string reader tells one digit from what is not; the
-recipe of the bundled model.
+recipe of the bundled model until the real sets came.
+``reader-real``: ``reader`` plus real handwriting of other traditions whose licences let the model ship
+(train/realsets.py: UNIPEN, UJI, optdigits, pendigits), each repeated per epoch by its weight
+(``real_sets``), chosen by the ablation of ``scripts/ablate_real_sets.py`` (docs/log/2026-12.md).
 """
 
 from __future__ import annotations
@@ -38,16 +41,23 @@ class Recipe:
     style_share: float = 0.0  # with augment: share of digits given a writing style MNIST lacks (train/styles.py)
     pattern_prob: float = 0.0  # with augment: share of camera-like digits on security-patterned paper
     jpeg_prob: float = 0.0  # with augment: share of camera-like digits through a JPEG round trip
+    neighbour_digit_prob: float = 0.0  # with augment: share of camera-like digits with a neighbour's piece in
+    # their box (train/augment.py), as where real digits touch
     non_digit_share: float = 0.0  # examples of the "non-digit" class added per training digit (train/negatives.py);
     # needs model.classes == 11 (train.trainer.epoch_size counts them)
-    shippable: bool = False  # trains the bundled model: MNIST and synthetic data only (train/data_rules.py)
+    real_sets: tuple[tuple[str, float], ...] = ()  # (set, copies per epoch) of train/realsets.py, writers held out
+    shippable: bool = False  # trains the bundled model: MNIST, synthetic data and shippable real sets only
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def augment_config(self) -> AugmentConfig:
         """The camera-like augmentation's settings for this recipe."""
-        return AugmentConfig(pattern_prob=self.pattern_prob, jpeg_prob=self.jpeg_prob)
+        return AugmentConfig(pattern_prob=self.pattern_prob, jpeg_prob=self.jpeg_prob,
+                             neighbour_digit_prob=self.neighbour_digit_prob)
 
     def __post_init__(self) -> None:
+        for name, weight in self.real_sets:
+            if weight < 0:
+                raise ValueError(f"recipe {self.name}: real set {name} has a negative weight")
         if self.non_digit_share > 0 and (not self.augment or self.model.classes != NUM_CLASSES + 1):
             raise ValueError(f"recipe {self.name}: non-digit examples need augment=True and an 11-class model")
 
@@ -65,15 +75,45 @@ RECIPES: dict[str, Recipe] = {
     "reader": Recipe(name="reader", epochs=50, augment=True, clean_fraction=0.5, style_share=0.2,
                      pattern_prob=0.25, jpeg_prob=0.3, non_digit_share=0.12, shippable=True,
                      model=ModelConfig(l2=0.0, classes=NUM_CLASSES + 1)),
+    "reader-real": Recipe(name="reader-real", epochs=50, augment=True, clean_fraction=0.5, style_share=0.2,
+                          pattern_prob=0.25, jpeg_prob=0.3, non_digit_share=0.12, shippable=True,
+                          neighbour_digit_prob=0.15,
+                          real_sets=(("unipen", 1.0), ("uji", 3.0), ("optdigits", 1.0), ("pendigits", 0.25)),
+                          model=ModelConfig(l2=0.0, classes=NUM_CLASSES + 1)),
 }
 
 
+def parse_real_sets(text: str) -> tuple[tuple[str, float], ...]:
+    """``unipen=1,uji=3`` -> (("unipen", 1.0), ("uji", 3.0)); ``none`` -> (). ValueError (one line) otherwise."""
+    from train.realsets import REAL_SETS
+
+    if text.strip().lower() in ("", "none"):
+        return ()
+    sets: list[tuple[str, float]] = []
+    for item in text.split(","):
+        name, _, raw = item.strip().partition("=")
+        if name not in REAL_SETS:
+            raise ValueError(f"unknown real handwriting set {name!r}: known are {', '.join(REAL_SETS)}")
+        try:
+            weight = float(raw) if raw else 1.0
+        except ValueError:
+            raise ValueError(f"{item!r}: the weight of {name} must be a number") from None
+        if not 0 <= weight <= 100:
+            raise ValueError(f"{item!r}: the weight of {name} must be between 0 and 100")
+        if weight > 0:
+            sets.append((name, weight))
+    return tuple(sets)
+
+
 def get_recipe(
-    name: str, epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None
+    name: str, epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None,
+    real_sets: tuple[tuple[str, float], ...] | None = None,
 ) -> Recipe:
     """The named recipe with optional overrides from the command line."""
     recipe = RECIPES[name]
     overrides: dict[str, Any] = {}
+    if real_sets is not None:
+        overrides["real_sets"] = real_sets
     if epochs is not None:
         overrides["epochs"] = epochs
     if batch_size is not None:

@@ -34,6 +34,7 @@ from device.recognition.preprocess import PREPROCESS_VERSION, prepare_mnist
 from train.augment import augment_batch
 from train.data import DigitSet, hold_out, load_extra, load_mnist, split_half
 from train.negatives import NON_DIGIT, non_digit_batch
+from train.realsets import RealSet, default_real_data, load_real_set, weighted
 from train.recipes import Recipe
 from train.report import (
     Evaluation,
@@ -64,6 +65,11 @@ class RunOptions:
     command: str = "train"
     workers: int | None = None  # augmentation processes; None: one per core but one, at most AUGMENT_CHUNKS
     holdout: int = 0  # MNIST training digits held out for validation (the per-epoch curve), instead of the test set
+    real_data: Path | None = None  # root of the real handwriting sets (train/realsets.py) the recipe names
+    # With extra_held_out, all of ``extra`` trains (repeated extra_weight times per epoch) and extra_held_out is
+    # the set measured, instead of the seeded half/half split of ``extra`` (scripts/ceiling_orand.py)
+    extra_held_out: Path | None = None
+    extra_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -381,10 +387,20 @@ def run_training(options: RunOptions) -> RunResult:
     if options.holdout:
         train_set, validation = hold_out(mnist.train, options.holdout, options.seed)
         validation_name = f"validation ({len(validation):,} held out of MNIST training)"
-    if options.extra is not None:
+    if options.extra is not None and options.extra_held_out is not None:
+        extra_train, extra_test = load_extra(options.extra), load_extra(options.extra_held_out)
+        extra_train = DigitSet(*weighted(extra_train.x, extra_train.y, options.extra_weight, options.seed))
+    elif options.extra is not None:
         extra_train, extra_test = split_half(load_extra(options.extra), options.seed)
+    if options.extra is not None:
         train_set = DigitSet(np.concatenate([train_set.x, extra_train.x]),
                              np.concatenate([train_set.y, extra_train.y]))
+    real_sets: list[RealSet] = []
+    for name, weight in recipe.real_sets:
+        real = load_real_set(name, options.real_data or default_real_data(), options.seed)
+        x_real, y_real = weighted(*real.part(held_out=False), weight, options.seed)
+        train_set = DigitSet(np.concatenate([train_set.x, x_real]), np.concatenate([train_set.y, y_real]))
+        real_sets.append(real)
     x_test = prepare_mnist(mnist.test.x)
     x_val = x_test if not options.holdout else prepare_mnist(validation.x)
 
@@ -414,7 +430,10 @@ def run_training(options: RunOptions) -> RunResult:
     write_atomic(out_dir / "config.json", json.dumps(
         {"recipe": recipe.to_dict(), "seed": options.seed, "data": str(options.data),
          "extra": str(options.extra), "steps": total_steps, "epochs": epochs, "holdout": options.holdout,
-         "preprocess_version": PREPROCESS_VERSION}, indent=2, default=str))
+         "preprocess_version": PREPROCESS_VERSION,
+         "real_data": str(options.real_data or default_real_data()) if real_sets else None,
+         "real_sets": {s.name: {"digits": len(s), "held_out": int(s.held_out.sum()),
+                                "held_out_writers": s.held_out_note} for s in real_sets}}, indent=2, default=str))
     # append: fit() runs once per epoch, and each call would otherwise start the file anew
     callbacks = [keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True)]
     if _has_tensorflow():  # Keras writes TensorBoard logs through tf.summary, on any backend
@@ -425,7 +444,8 @@ def run_training(options: RunOptions) -> RunResult:
     data = EpochData(train_set, recipe, options.seed, options.workers)
     extra = None
     if extra_test is not None:
-        extra = (f"held-out half of {options.extra.name}", prepare_mnist(extra_test.x), extra_test.y)
+        name = options.extra_held_out.name if options.extra_held_out else f"held-out half of {options.extra.name}"
+        extra = (name, prepare_mnist(extra_test.x), extra_test.y)
     before = _evaluate_all(model, x_test, mnist.test.y, extra) if options.init and not options.resume else None
     started = time.monotonic()
     epoch = start_epoch
@@ -453,6 +473,12 @@ def run_training(options: RunOptions) -> RunResult:
     after = _evaluate_all(model, x_test, mnist.test.y, extra)
     test_eval, extra_eval = after[0], (after[1] if len(after) > 1 else None)
     evaluations = list(zip(after, ("confusion.png", "confusion_extra.png")[: len(after)], strict=True))
+    for real in real_sets:
+        x_held, y_held = real.part(held_out=True)
+        if len(y_held):
+            name = f"{real.name} held-out writers ({real.held_out_note})"
+            evaluations.append((evaluate(name, model.predict(prepare_mnist(x_held), batch_size=512, verbose=0),
+                                         y_held), f"confusion_{real.name}.png"))
     if options.holdout:
         val_eval = evaluate(validation_name, model.predict(x_val, batch_size=512, verbose=0), validation.y)
         evaluations.append((val_eval, "confusion_validation.png"))
@@ -465,6 +491,8 @@ def run_training(options: RunOptions) -> RunResult:
         "training digits": f"{len(train_set):,}" + (
             f" ({mnist.source} {len(mnist.train):,} + {len(train_set) - len(mnist.train):,} from {options.extra.name})"
             if options.extra else ""),
+        **({"real handwriting": ", ".join(f"{name} x{weight:g}" for name, weight in recipe.real_sets)}
+           if recipe.real_sets else {}),
         "epochs / steps": f"{epochs} / {total_steps:,} (batch {recipe.batch_size})",
         "seed": str(options.seed),
         "wall time": f"{seconds / 60:.1f} min" + (f" (this session, from epoch {start_epoch})"
