@@ -2,9 +2,9 @@
 
     python scripts/ablate_real_sets.py --data ../shared/data/mnist.npz --real-data ../shared/data \\
         --boxes ../shared/data/orand_car_a_dev --init train/models/reader.keras --steps 1500 \\
-        --out runs/ablate-real all none -unipen -uji -optdigits -pendigits neighbours=0
+        --out runs/ablate-real all none no-unipen no-uji no-optdigits no-pendigits neighbours=0
 
-Every VARIANT is a change to the ``reader-real`` recipe: ``all`` (as it is), ``none`` (no real set), ``-SET``
+Every VARIANT is a change to the ``reader-real`` recipe: ``all`` (as it is), ``none`` (no real set), ``no-SET``
 (all but that set), ``SET=W`` (that set's weight), ``neighbours=P`` (the share of camera-like digits given a
 neighbouring digit's piece); several joined by ``+``. Each fine-tunes the starting model for the same number of
 steps, same seed and data, then is measured the way the device reads (the second look, the non-digit decision:
@@ -33,8 +33,8 @@ def apply_variant(text: str, base: Recipe) -> Recipe:
     for change in [] if text == "all" else text.split("+"):
         if change == "none":
             sets = {}
-        elif change.startswith("-") and change[1:] in REAL_SETS:
-            sets.pop(change[1:], None)
+        elif change.startswith("no-") and change[3:] in REAL_SETS:
+            sets.pop(change[3:], None)
         elif "=" in change:
             field, _, raw = change.partition("=")
             try:
@@ -79,7 +79,7 @@ def measure(model_path: Path, boxes: tuple[np.ndarray, np.ndarray], mnist_test: 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("variants", nargs="+", help="all, none, -SET, SET=W, neighbours=P (joined by +)")
+    parser.add_argument("variants", nargs="+", help="all, none, no-SET, SET=W, neighbours=P (joined by +)")
     parser.add_argument("--data", type=Path, required=True, help="MNIST .npz")
     parser.add_argument("--real-data", type=Path, required=True, help="root of the real sets (../shared/data)")
     parser.add_argument("--boxes", type=Path, required=True, help="a strings folder with digit_boxes.csv")

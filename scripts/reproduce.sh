@@ -5,8 +5,8 @@
 #
 #   shipped  (the default) measures the shipped model: device/models/digits_int8.tflite and its Keras source
 #            train/models/reader.keras. Part 1 below has one command per row of RESULTS.md's table, in its
-#            order (row 20, device info, first), each under a comment naming its row. About 15 minutes on
-#            a 2-core CPU (2026-12-07), most of it the real scans read with 8 looks and the scene sets.
+#            order (row 20, device info, first), each under a comment naming its row. About 10 minutes on
+#            a 2-core CPU (2026-12-08), most of it the real scans read with 8 looks and the scene sets.
 #   all      (or train) part 1, then part 2: the trainings and conversions of the dated log's history
 #            (docs/log/2026-12.md). A few minutes on a GPU, 6 to 9 hours on a 2-core CPU.
 #
@@ -59,7 +59,7 @@ row "MNIST test, int8"
 # Row 2, "MNIST test, Keras source and its int8 network": converts the Keras model again (the same weights as the
 # bundled file; the metadata inside differs by its creation time) and prints both accuracies.
 row "MNIST test, Keras source, converted again"
-"$py" -m convert --int8 train/models/reader.keras --data "$mnist" --recipe reader \
+"$py" -m convert --int8 train/models/reader.keras --data "$mnist" --recipe reader-real \
   -o runs/shipped/digits_int8.tflite --quiet
 
 # Row 3, "USPS": real handwriting the model never trained on.
@@ -103,6 +103,15 @@ row "bench_inference"
 # Row 19, "file size".
 row "model sizes"
 ls -l device/models/digits_int8.tflite train/models/reader.keras
+
+# Rows 23 and 24, "held-out writers": the writers of the real training sets that the model never trained on.
+real=../shared/data
+if [ -f "$real/unipen_1a/unipen_1a.tar.xz" ]; then
+  row "real training sets, held-out writers"
+  "$py" scripts/eval_real_sets.py --model device/models/digits_int8.tflite --real-data "$real"
+else
+  row "real training sets: $real not here, skipped"
+fi
 
 # Row 21, "emulated arm64": needs root and the network (a Debian mirror, PyPI) and a few minutes, so it is
 # not run here; its last transcript is docs/arm64-check.txt. To rerun it:
@@ -151,6 +160,12 @@ row "train reader with the third set of styles (6 epochs, then 6 more, then 6 mo
 if [ -f "$orand/labels.csv" ]; then
   "$py" -m device eval --strings "$orand" --model runs/glyphs5/digits_int8.tflite
 fi
+# The shipped model (2026-12-08): the one above (then train/models/reader.keras) + 1,500 steps of reader-real,
+# which adds the real handwriting sets (needs them under ../shared/data, or downloads them: docs/train.md).
+row "train reader-real (glyphs5 + 1,500 steps with real handwriting)"
+"$py" -m train --config reader-real --init runs/glyphs5/model.keras --data "$mnist" --real-data ../shared/data \
+  --steps 1500 --learning-rate 3e-4 --out runs/reader-real --quiet
+"$py" -m convert --int8 runs/reader-real/model.keras --data "$mnist" -o runs/reader-real/digits_int8.tflite --quiet
 
 # 2. Conversion of the new robust model.
 row "convert robust"

@@ -289,6 +289,12 @@ def test_the_recipe_and_its_data_go_into_the_model(tiny_keras, mnist_npz, tmp_pa
     training = find_model_info(out).info.training
     assert training["recipe"] == "styles" and training["settings"]["style_share"] > 0
     assert training["data"][0]["name"] == "MNIST" and len(training["data"]) == 2
+    # a recipe whose settings hold tuples (its real sets) reads back from the file as it was written
+    assert main([str(tiny_keras), "--data", str(mnist_npz), "--calib-size", "50", "--max-drop", "100",
+                 "--recipe", "reader-real", "-o", str(out), "--quiet"]) == 0
+    training = find_model_info(out).info.training
+    assert training["settings"]["real_sets"][0] == ["unipen", 1.0]
+    assert any("UNIPEN" in d["name"] for d in training["data"]) and len(training["data"]) == 5
     assert main([str(tiny_keras), "--data", str(mnist_npz), "--recipe", "nonsense", "-o", str(out),
                  "--quiet"]) == 2
     assert "unknown recipe 'nonsense'" in _one_line_error(capsys)

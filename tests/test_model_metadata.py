@@ -83,7 +83,9 @@ def test_the_bundled_model_is_one_file_with_everything_device_info_shows():
     meta = info.info
     assert meta.labels[-1] == "non-digit" and meta.preprocess_version == PREPROCESS_VERSION
     assert meta.input_normalisation and meta.accuracy.count == 10000
-    assert meta.training["recipe"] == "reader"
+    assert meta.training["recipe"] == "reader-real"
+    names = " ".join(d["name"] for d in meta.training["data"])
+    assert all(real in names for real in ("UNIPEN", "UJI", "optdigits"))  # the real sets it learned from
     assert meta.training["data"][0]["name"] == "MNIST"
     assert all(d["licence"] for d in meta.training["data"])
 

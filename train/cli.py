@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "else ~/.cache/zmg-digits/real")
     parser.add_argument("--real-sets", default=None, metavar="SET=W,...",
                         help="which real sets, each repeated W times per epoch, e.g. unipen=1,uji=3 or none "
-                        "(default: the recipe's; reader-real: unipen=1,uji=3,optdigits=1,pendigits=0.25)")
+                        "(default: the recipe's; reader-real: unipen=1,uji=3,optdigits=1)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     return parser
 
