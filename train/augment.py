@@ -39,7 +39,7 @@ class AugmentConfig:
     # Another digit written close beside this one, a piece of it inside this digit's box, as where real digits
     # touch or overlap (a third of the real cheque crops the model missed): off unless a recipe sets it.
     neighbour_digit_prob: float = 0.0
-    neighbour_overlap: tuple[float, float] = (0.0, 0.35)  # how far it reaches into the box (times its width)
+    neighbour_overlap: tuple[float, float] = (0.0, 0.35)  # how far it reaches in (times the box width, or half height)
     # Elastic distortion (Simard et al. 2003), in 28x28 pixels: a random displacement field smoothed
     # by a Gaussian of elastic_sigma and scaled by elastic_alpha; it mimics how hands vary a shape.
     elastic_prob: float = 0.5  # of camera-like digits
