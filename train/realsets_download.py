@@ -87,7 +87,8 @@ def _download(item: Download, folder: Path, fetch: Fetch) -> None:
         fetch(item.url, partial)
     except Exception as err:  # urllib, ssl and Keras raise many types; the message is what matters
         partial.unlink(missing_ok=True)
-        raise DataError(f"cannot download {item.url} ({first_line(err)})") from None
+        raise DataError(f"cannot download {item.url} ({first_line(err, 100)}); or put the set in {folder} "
+                        "(--real-data: docs/train.md)") from None
     found = sha256_of(partial)
     if found != item.sha256:
         partial.unlink(missing_ok=True)
@@ -151,7 +152,8 @@ def _download_unipen(folder: Path, fetch: Fetch) -> None:
             zipped.extractall(unpacked)
     except Exception as err:  # network, zip and disk errors alike: one line, nothing half-made kept
         archive.unlink(missing_ok=True)
-        raise DataError(f"cannot download UNIPEN from {UNIPEN_ARCHIVE} ({first_line(err)})") from None
+        raise DataError(f"cannot download UNIPEN ({first_line(err, 100)}); or put unipen_1a.tar.xz or the unpacked "
+                        f"repository in {folder} (--real-data: docs/train.md)") from None
     archive.unlink(missing_ok=True)
     tops = [p for p in unpacked.iterdir() if p.is_dir()]
     top = tops[0] if len(tops) == 1 else unpacked  # GitHub's archive holds one folder, NAME-COMMIT/
