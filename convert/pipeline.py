@@ -6,7 +6,6 @@ atomically, with its metadata inside it (device/recognition/modelinfo.py, conver
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import tempfile
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from convert.embed import EmbedError, with_model_info
 from convert.logit_floor import with_logit_floor
 from convert.options import ConvertOptions
 from convert.validate import AccuracyCheck, check_accuracy
-from device.common.files import write_atomic
+from device.common.files import file_sha256, write_atomic
 from device.common.shapes import INPUT_SHAPE, LABELS, NON_DIGIT_LABEL, NUM_CLASSES
 from device.recognition.modelinfo import Accuracy, ModelInfo
 from device.recognition.preprocess import INPUT_NORMALISATION, PREPROCESS_VERSION, prepare_mnist
@@ -40,14 +39,6 @@ class ConvertResult:
     info: ModelInfo
     check: AccuracyCheck
     size_bytes: int
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tool_versions() -> dict[str, str]:

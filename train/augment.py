@@ -156,7 +156,7 @@ def camera_like(digit: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig 
     canvas[pad : pad + size, pad : pad + size] = big
     ink = cv2.warpAffine(canvas, _random_affine(rng, cfg), (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR)
     box = _ink_box(ink) if neighbour is not None else None
-    if box is not None and neighbour is not None:
+    if box is not None:
         ink = _with_neighbour(ink, cv2.resize(neighbour, (size, size)), box, rng, cfg)
     ink = pen_and_focus(ink, rng, cfg)
     # A box drawn round a digit among others is tight: its margins are small, or the neighbour would fill it.

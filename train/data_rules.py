@@ -1,10 +1,11 @@
 """What a model that may ship can learn from.
 
 The bundled model is trained only on data whose licence lets a model trained on it be given away: MNIST
-(CC BY-SA 3.0) and synthetic data (train/augment.py, train/styles.py, train/scenes). Research sets
-(USPS, ORAND-CAR, any set whose README says it is for research) measure models and show fine-tuning;
-they never go into a model that may ship. Recipes marked ``shippable`` (``robust``, ``styles``) refuse
-them; ``paper`` (the paper's second experiment) and ``personal`` (fine-tuning) take them.
+(CC BY-SA 3.0), synthetic data (train/augment.py, train/styles.py, train/scenes) and the CC BY 4.0 real
+handwriting of train/realsets.py. Research sets (USPS, ORAND-CAR, any set whose README says it is for
+research) measure models and show fine-tuning; they never go into a model that may ship. Recipes marked
+``shippable`` (``robust``, ``styles``, ``reader``, ``reader-real``) refuse them; ``paper`` (the paper's
+second experiment) and ``personal`` (fine-tuning) take them.
 """
 
 from __future__ import annotations

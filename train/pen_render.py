@@ -43,14 +43,12 @@ def draw_strokes(strokes: Strokes, width: float, slant: float = 0.0) -> np.ndarr
     if not points:
         return None
     joined = np.concatenate(points)
-    top, bottom = joined[:, 1].min(), joined[:, 1].max()
+    bottom = joined[:, 1].max()
     if slant:
         points = [np.column_stack([p[:, 0] - slant * (p[:, 1] - bottom), p[:, 1]]) for p in points]
         joined = np.concatenate(points)
     low, high = joined.min(axis=0), joined.max(axis=0)
-    extent = float(max(high - low))
-    if extent <= 0:  # a dot: draw it as one
-        extent, top = 1.0, top
+    extent = float(max(high - low)) or 1.0  # a dot: any scale draws it as one round pen mark
     thickness = max(1, round(width * _SCALE))
     scale = (_BOX - thickness) / extent
     margin = thickness

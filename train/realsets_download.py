@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from device.common.errors import first_line
-from device.common.files import write_atomic
+from device.common.files import file_sha256, write_atomic
 from device.data.digitsets import DataError
 
 _OPTDIGITS = "https://raw.githubusercontent.com/adpeiter/KohonenSOM/70b01022916f09f2e11d189ddad1619643703199/database"
@@ -71,14 +71,6 @@ def _fetch_with_keras(url: str, destination: Path) -> None:
         shutil.move(downloaded, destination)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _download(item: Download, folder: Path, fetch: Fetch) -> None:
     destination = folder / item.path
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +81,7 @@ def _download(item: Download, folder: Path, fetch: Fetch) -> None:
         partial.unlink(missing_ok=True)
         raise DataError(f"cannot download {item.url} ({first_line(err, 100)}); or put the set in {folder} "
                         "(--real-data: docs/train.md)") from None
-    found = sha256_of(partial)
+    found = file_sha256(partial)
     if found != item.sha256:
         partial.unlink(missing_ok=True)
         raise DataError(f"{item.url}: sha256 {found[:16]}..., expected {item.sha256[:16]}...: not the file "

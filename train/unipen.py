@@ -1,6 +1,6 @@
 """UNIPEN train_r01_v07, category 1a (isolated digits): pen trajectories read from the archive, and drawn.
 
-The data (``/work/shared/data/unipen_1a/``, CC BY 4.0) is the CD-ROM's ``train_r01_v07/`` cut down to 1a:
+The data (``../shared/data/unipen_1a/``, CC BY 4.0) is the CD-ROM's ``train_r01_v07/`` cut down to 1a:
 ``data/1a/<contributor>/...`` files hold ``.SEGMENT CHARACTER <delineation> <quality> "<digit>"`` lines and
 ``.INCLUDE`` (nested) the files under ``include/`` that hold the pen streams. The reading follows the UNIPEN 1.0
 format definition (``unipen.def``) and its reference reader (uptools' uplib, ``upReadNextFile``):

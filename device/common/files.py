@@ -9,6 +9,7 @@ replacement is whole. The new file gets the mode the old one had, else what a pl
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -140,3 +141,12 @@ def write_new(folder: str | Path, content: bytes, name_pattern: str, start: int 
                 return final, index
     finally:
         pending.discard()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, as hex, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
